@@ -1,0 +1,74 @@
+/**
+ * Raw query-parameter and cookie lookup without decoding, shared by the router and hash-key
+ * extraction. Query: split on '&', name '=' value, first occurrence wins, a parameter without '='
+ * has value '' — the raw bytes as received, like nginx's $arg_NAME (but names are case-sensitive).
+ * Cookie: RFC 6265 §5.4 / §4.2.1 `cookie-string`, parsed leniently as servers do: split on ';',
+ * trim spaces and tabs, name up to the first '=', first occurrence wins.
+ * Hand-written: the hot path needs lookups that allocate nothing but the returned value.
+ */
+
+/**
+ * Offset in `query` where the value of parameter `name` starts, or -1 when absent. The value runs to
+ * the next '&' (see `queryValueEnd`). `name` must not be empty.
+ */
+export function queryValueStart(query: string, name: string): number {
+  const n = query.length;
+  const len = name.length;
+  let pos = 0;
+  while (pos <= n) {
+    let end = query.indexOf('&', pos);
+    if (end === -1) end = n;
+    if (end - pos >= len && query.startsWith(name, pos)) {
+      const after = pos + len;
+      if (after === end) return after;
+      if (query.charCodeAt(after) === 61 /* = */) return after + 1;
+    }
+    pos = end + 1;
+  }
+  return -1;
+}
+
+/** End (exclusive) of the query value starting at `start`. */
+export function queryValueEnd(query: string, start: number): number {
+  const end = query.indexOf('&', start);
+  return end === -1 ? query.length : end;
+}
+
+/** The raw value of query parameter `name` ('' when written without '='), or undefined. */
+export function queryParam(query: string, name: string): string | undefined {
+  const start = queryValueStart(query, name);
+  return start === -1 ? undefined : query.slice(start, queryValueEnd(query, start));
+}
+
+function isOws(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/**
+ * The value of cookie `name` in a Cookie header value (several Cookie fields joined with '; '), or
+ * undefined. A pair without '=' is a cookie of that name with value ''. Quotes are kept as sent.
+ */
+export function findCookie(header: string, name: string): string | undefined {
+  const n = header.length;
+  let pos = 0;
+  while (pos < n) {
+    let end = header.indexOf(';', pos);
+    if (end === -1) end = n;
+    let s = pos;
+    while (s < end && isOws(header.charCodeAt(s))) s++;
+    let eq = header.indexOf('=', s);
+    if (eq === -1 || eq > end) eq = end;
+    let ne = eq;
+    while (ne > s && isOws(header.charCodeAt(ne - 1))) ne--;
+    if (ne - s === name.length && header.startsWith(name, s)) {
+      if (eq === end) return '';
+      let vs = eq + 1;
+      let ve = end;
+      while (vs < ve && isOws(header.charCodeAt(vs))) vs++;
+      while (ve > vs && isOws(header.charCodeAt(ve - 1))) ve--;
+      return header.slice(vs, ve);
+    }
+    pos = end + 1;
+  }
+  return undefined;
+}
