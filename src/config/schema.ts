@@ -1,0 +1,268 @@
+/**
+ * The configuration schema: the single source of truth for the config file's types, validation,
+ * defaults, JSON Schema (./json-schema.ts) and reference docs (./docs.ts, docs/configuration.md).
+ * DESIGN.md rule 4. Per-value checks live here; checks that relate several values (unique names,
+ * pool references, colliding listen addresses, "exactly one of") live in ./semantic.ts.
+ *
+ * Every problem a refinement reports is a zod `custom` issue whose message is final
+ * (`expected …, got …`); built-in issues are worded by ./problems.ts.
+ */
+import { z } from 'zod';
+import '../balancing/index.ts'; // side effect: every algorithm registers itself
+import { algorithmNames } from '../balancing/registry.ts';
+import {
+  MAX_DURATION_MS, TOKEN_RE, isHostPattern, isIpOrCidr, normalizeHashKey, parseHostPort,
+  regexError, tryParseDuration,
+} from './values.ts';
+
+const show = (v: unknown): string => JSON.stringify(v);
+
+/** A duration: `500ms`, `10s`, `2m`, `1h`, `1m30s`, or a number of milliseconds. Output: ms. */
+export const Duration = z
+  .union([z.number(), z.string()], { error: 'expected a duration like 500ms, 10s, 2m, 1h or a number of milliseconds' })
+  .superRefine((v, ctx) => {
+    const ms = tryParseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like 500ms, 10s, 2m, 1h or a number of milliseconds, got ${show(v)}` });
+    } else if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of at most ${MAX_DURATION_MS}ms (about 24.8 days), got ${show(v)}` });
+    }
+  })
+  .transform((v) => tryParseDuration(v) ?? 0)
+  .meta({
+    id: 'Duration',
+    description: 'A length of time: a number of milliseconds, or a string of one or more `<number><unit>` parts with units `ms`, `s`, `m`, `h` (`500ms`, `10s`, `2m`, `1h`, `1m30s`). At most 2147483647 ms (about 24.8 days).',
+  });
+
+/** `host:port`; port 1-65535, or 0 (= any free port) when `allowZero`. */
+function address(allowZero: boolean) {
+  return z.string().superRefine((s, ctx) => {
+    const hp = parseHostPort(s);
+    if (hp === null) {
+      const tail = /:(\d+)$/.exec(s);
+      const hint = tail && Number(tail[1]) > 65535 ? ' with a port in 1-65535'
+        : !s.startsWith('[') && s.split(':').length > 2 ? ' (IPv6 in brackets: [::1]:80)' : '';
+      ctx.addIssue({ code: 'custom', message: `expected host:port${hint}, got ${show(s)}` });
+    } else if (hp.port === 0 && !allowZero) {
+      ctx.addIssue({ code: 'custom', message: `expected host:port with a port in 1-65535, got ${show(s)}` });
+    }
+  });
+}
+/** Address to listen on (port 0 asks the OS for a free port, handy in tests). */
+const ListenAddress = address(true);
+/** Address of a backend (port 1-65535). */
+const ServerAddress = address(false);
+
+/** Names of listeners, pools and routes: `[A-Za-z0-9_.-]+`. */
+const Name = z.string().superRefine((s, ctx) => {
+  if (!/^[A-Za-z0-9_.-]+$/.test(s)) ctx.addIssue({ code: 'custom', message: `expected a name of letters, digits, "_", "." or "-", got ${show(s)}` });
+});
+
+/** A JavaScript regular expression source, compiled at load time to catch syntax errors. */
+const Regex = z.string().superRefine((s, ctx) => {
+  const err = regexError(s);
+  if (err !== undefined) ctx.addIssue({ code: 'custom', message: `expected a valid regular expression, got ${show(s)}: ${err}` });
+});
+
+/** An RFC 9110 token (header field name, method). */
+function token(what: string) {
+  return z.string().superRefine((s, ctx) => {
+    if (!TOKEN_RE.test(s)) ctx.addIssue({ code: 'custom', message: `expected ${what} (an RFC 9110 token), got ${show(s)}` });
+  });
+}
+
+/** Absolute path (starts with `/`). */
+const UrlPath = z.string().superRefine((s, ctx) => {
+  if (!s.startsWith('/')) ctx.addIssue({ code: 'custom', message: `expected a path starting with "/", got ${show(s)}` });
+});
+
+/** Balancing algorithm name, checked against the algorithm registry at parse time. */
+export const AlgorithmName = z.string().superRefine((s, ctx) => {
+  const known = algorithmNames();
+  if (!known.includes(s)) ctx.addIssue({ code: 'custom', message: `unknown algorithm ${show(s)}; expected one of ${known.join(', ')}` });
+});
+
+const HashKey = z
+  .string()
+  .superRefine((s, ctx) => {
+    if (normalizeHashKey(s) === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a hash key: source-ip, header:NAME, cookie:NAME, query:NAME, path or uri; got ${show(s)}` });
+    }
+  })
+  .transform((s) => normalizeHashKey(s) ?? s);
+
+const IpOrCidr = z.string().superRefine((s, ctx) => {
+  if (!isIpOrCidr(s)) ctx.addIssue({ code: 'custom', message: `expected an IPv4/IPv6 address or CIDR block (10.0.0.0/8, fd00::/8), got ${show(s)}` });
+});
+
+/** Non-negative integer with a default. */
+function count(dflt: number, min = 0) {
+  return z.number().int().min(min).default(dflt);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route matching
+
+/** One name/value condition on a header, query parameter or cookie. */
+export const ValueMatchSchema = z
+  .strictObject({
+    name: z.string().min(1).describe('Header, query parameter or cookie name. Header names are case-insensitive (lowercased); query and cookie names are case-sensitive.'),
+    exact: z.string().optional().describe('The value must equal this string exactly.'),
+    regex: Regex.optional().describe('The value must match this JavaScript regular expression (unanchored: use `^…$` to match the whole value).'),
+    present: z.literal(true).optional().describe('`true`: the name must be present, whatever its value.'),
+  })
+  .meta({
+    id: 'ValueMatch',
+    description: 'A condition on one header, query parameter or cookie: `name` plus exactly one of `exact`, `regex` or `present: true`. When the name occurs several times, the condition holds if any occurrence satisfies it.',
+  });
+
+const HeaderMatch = ValueMatchSchema.transform((m) => ({ ...m, name: m.name.toLowerCase() }));
+
+const PathMatch = z
+  .strictObject({
+    prefix: UrlPath.optional().describe('The path starts with this string (`/api` matches `/api`, `/api/x` and `/apix`; write `/api/` to match segment-wise).'),
+    exact: UrlPath.optional().describe('The path (without query string) equals this string.'),
+    regex: Regex.optional().describe('The path (without query string) matches this JavaScript regular expression (unanchored).'),
+  })
+  .describe('Condition on the request path (without query string): exactly one of `prefix`, `exact` or `regex`.');
+
+const HostList = z
+  .union([z.string(), z.array(z.string()).min(1)], { error: 'expected a host name or a list of host names' })
+  .superRefine((v, ctx) => {
+    const hosts = typeof v === 'string' ? [v] : v;
+    hosts.forEach((h, i) => {
+      if (!isHostPattern(h)) {
+        ctx.addIssue({ code: 'custom', path: typeof v === 'string' ? [] : [i], message: `expected a host name or "*.domain", got ${show(h)}` });
+      }
+    });
+  })
+  .transform((v) => (typeof v === 'string' ? [v] : v).map((h) => h.toLowerCase()));
+
+const MethodList = z
+  .union([token('an HTTP method'), z.array(token('an HTTP method')).min(1)], { error: 'expected an HTTP method or a list of methods' })
+  .transform((v) => (typeof v === 'string' ? [v] : v).map((m) => m.toUpperCase()));
+
+export const MatchSchema = z
+  .strictObject({
+    host: HostList.optional().describe('Host name(s) the request\'s Host must equal (port ignored, case-insensitive). `*.example.com` matches any sub-domain of example.com, not example.com itself. Output: lowercased list.'),
+    path: PathMatch.optional(),
+    method: MethodList.optional().describe('Method(s) the request must use. Output: uppercased list.'),
+    headers: z.array(HeaderMatch).optional().describe('Conditions on request headers; all must hold.'),
+    query: z.array(ValueMatchSchema).optional().describe('Conditions on query-string parameters; all must hold.'),
+    cookies: z.array(ValueMatchSchema).optional().describe('Conditions on cookies (from the Cookie header); all must hold.'),
+  })
+  .describe('Conditions a request must meet to take the route; every given condition must hold. Omit `match` (or leave it empty) to match every request.');
+
+const SplitTarget = z.strictObject({
+  pool: z.string().describe('Name of a pool defined under `pools`.'),
+  weight: z.number().int().min(0).describe('Relative share of requests (integer ≥ 0; 0 = none). Not all weights of a split may be 0.'),
+}).describe('One weighted target of a traffic split.');
+
+const RouteSchema = z
+  .strictObject({
+    name: Name.optional().describe('Route name used in logs and metrics. Default: `route-<index>` (0-based position in the listener\'s `routes`).'),
+    match: MatchSchema.prefault({}),
+    pool: z.string().optional().describe('Send matching requests to this pool. Exactly one of `pool` and `split` is required.'),
+    split: z.array(SplitTarget).min(1).optional().describe('Send matching requests to several pools in proportion to their weights (canary, blue/green). Exactly one of `pool` and `split` is required.'),
+  })
+  .describe('A route: requests meeting `match` go to `pool` or are shared between the pools of `split`. Routes are tried in order; the first match wins.')
+  .transform((r) => ({
+    name: r.name,
+    match: r.match,
+    targets: r.split !== undefined
+      ? r.split.map((t) => ({ pool: t.pool, weight: t.weight }))
+      : r.pool !== undefined ? [{ pool: r.pool, weight: 1 }] : [],
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// Listeners
+
+const ListenerTimeouts = z.strictObject({
+  header: Duration.prefault('10s').describe('Time allowed to receive a complete request head, from the first byte of the request (and for an idle keep-alive connection, from the end of the previous response); 408 when exceeded.'),
+  idle: Duration.prefault('60s').describe('Time a client keep-alive connection may stay idle between requests before it is closed.'),
+  request: Duration.prefault(0).describe('Limit on the whole request, from the first byte to the end of the response; 0 = no limit.'),
+}).describe('Client-side timeouts of the listener.');
+
+const ListenerLimits = z.strictObject({
+  requestLine: count(8192, 1).describe('Maximum length of the request line in bytes; longer gets 414.'),
+  headerBytes: count(32768, 1).describe('Maximum size of the header section in bytes; larger gets 431.'),
+  headerCount: count(100, 1).describe('Maximum number of header fields; more gets 431.'),
+}).describe('Size limits on the request head (RFC 9112).');
+
+const ListenerSchema = z.strictObject({
+  name: Name.describe('Unique listener name (`[A-Za-z0-9_.-]+`), used in logs and metrics.'),
+  protocol: z.enum(['http']).default('http').describe('Protocol served: `http` (HTTP/1.1 reverse proxy).'),
+  listen: ListenAddress.describe('Address to bind, `host:port` (IPv6 as `[::1]:8080`; `0.0.0.0` / `[::]` for all interfaces; port 0 = any free port). Must not collide with another listener or the admin API.'),
+  trustedProxies: z.array(IpOrCidr).default([]).describe('IP addresses or CIDR blocks (IPv4/IPv6) of proxies in front of Fulcrum. X-Forwarded-*/Forwarded headers are kept and extended only when the peer is trusted; otherwise they are replaced.'),
+  xForwarded: z.boolean().default(true).describe('Set X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded (RFC 7239) on proxied requests.'),
+  via: z.boolean().default(false).describe('Add `Via: 1.1 fulcrum` to proxied requests and responses (RFC 9110 §7.6.3).'),
+  timeouts: ListenerTimeouts.prefault({}),
+  limits: ListenerLimits.prefault({}),
+  routes: z.array(RouteSchema).min(1)
+    .describe('Ordered list of routes; the first route whose `match` holds takes the request (404 when none does).')
+    .transform((rs) => rs.map((r, i) => ({ ...r, name: r.name ?? `route-${i}` }))),
+}).describe('A listener: an address Fulcrum accepts client connections on, and the routes that dispatch its requests.');
+
+// ---------------------------------------------------------------------------------------------
+// Pools
+
+const ServerSchema = z.strictObject({
+  address: ServerAddress.describe('Backend address, `host:port` (IPv6 as `[::1]:3000`; host names are resolved when connecting). Unique within the pool.'),
+  weight: count(1).describe('Relative weight for weighted algorithms (integer ≥ 0; 0 = never chosen, like a drained server).'),
+}).describe('One backend server of a pool.');
+
+const PoolTimeouts = z.strictObject({
+  connect: Duration.prefault('5s').describe('Time allowed to establish the TCP connection to a server; 504 when exceeded.'),
+  response: Duration.prefault('60s').describe('Time allowed from the end of sending the request to the response head; 504 when exceeded. 0 = no limit.'),
+}).describe('Upstream timeouts of the pool.');
+
+const PoolKeepAlive = z.strictObject({
+  idleTimeout: Duration.prefault('4s').describe('Close an idle upstream connection after this long. Keep it below the backend\'s own keep-alive timeout so Fulcrum never reuses a connection the backend is closing.'),
+  maxIdle: count(64).describe('Maximum idle connections kept per server; 0 disables upstream keep-alive.'),
+}).describe('Upstream keep-alive connection reuse, per server.');
+
+const PoolSchema = z.strictObject({
+  name: Name.describe('Unique pool name (`[A-Za-z0-9_.-]+`), referenced by routes.'),
+  algorithm: AlgorithmName.default('round-robin').describe('Balancing algorithm (a registered name; see docs/algorithms.md).'),
+  hashKey: HashKey.optional().describe('Key hashed by hashing algorithms: `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (path and query). Header names are lowercased.'),
+  servers: z.array(ServerSchema).min(1).describe('The backend servers (at least one).'),
+  timeouts: PoolTimeouts.prefault({}),
+  keepAlive: PoolKeepAlive.prefault({}),
+}).describe('A pool: a set of backend servers and how to spread requests over them.');
+
+// ---------------------------------------------------------------------------------------------
+// Top level
+
+const AdminSchema = z.strictObject({
+  listen: ListenAddress.default('127.0.0.1:9090').describe('Address of the admin API and dashboard, `host:port`. Keep it on loopback or a management network.'),
+  enabled: z.boolean().default(true).describe('Serve the admin API.'),
+}).describe('The admin API (REST, Prometheus metrics, dashboard).');
+
+const ShutdownSchema = z.strictObject({
+  gracePeriod: Duration.prefault('30s').describe('On SIGTERM/SIGINT, stop accepting, let in-flight requests finish for up to this long, then close what remains.'),
+}).describe('Graceful shutdown.');
+
+/** The whole configuration file. */
+export const ConfigSchema = z.strictObject({
+  $schema: z.string().optional().describe('Ignored; lets editors find the JSON Schema (`fulcrum schema > fulcrum.schema.json`).'),
+  admin: AdminSchema.prefault({}),
+  shutdown: ShutdownSchema.prefault({}),
+  listeners: z.array(ListenerSchema).min(1).describe('Listeners (at least one).'),
+  pools: z.array(PoolSchema).min(1).describe('Pools of backend servers (at least one).'),
+}).describe('Fulcrum configuration file.');
+
+/** Schemas the JSON Schema export decorates (identity-compared). */
+export const SCHEMA_PARTS = { route: RouteSchema, path: PathMatch, valueMatch: ValueMatchSchema } as const;
+
+/** A parsed, validated configuration: defaults filled, durations in ms, routes normalized. */
+export type Config = z.output<typeof ConfigSchema>;
+export type ListenerConfig = Config['listeners'][number];
+/** Route output: `name` always set; `targets` from `pool` (weight 1) or `split`. */
+export type RouteConfig = ListenerConfig['routes'][number];
+export type MatchConfig = RouteConfig['match'];
+export type PoolConfig = Config['pools'][number];
+export type ServerConfig = PoolConfig['servers'][number];
+/** Header/query/cookie condition; header names lowercased. */
+export type ValueMatch = z.output<typeof ValueMatchSchema>;
+/** Config file as written (before defaults and normalization). */
+export type ConfigInput = z.input<typeof ConfigSchema>;

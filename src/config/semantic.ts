@@ -1,0 +1,138 @@
+/**
+ * Checks that relate several values of a config (DESIGN.md rule 4): unique listener, pool, route
+ * and server names/addresses; routes naming defined pools; "exactly one of" groups; listen
+ * addresses that would collide at bind time (a wildcard 0.0.0.0:P or [::]:P collides with any
+ * host on port P, as a Linux dual-stack bind does).
+ *
+ * Runs on the raw (interpolated) input, independently of the schema pass, so both report in one
+ * go. Every access is guarded: values of the wrong type are the schema's to report.
+ */
+import { formatPath, type PathSegment, type PathedProblem } from './problems.ts';
+import { isWildcardHost, parseHostPort } from './values.ts';
+
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const DEFAULT_ADMIN_LISTEN = '127.0.0.1:9090';
+
+/** Returns every cross-value problem of `raw` (empty when there is none). */
+export function semanticProblems(raw: unknown): PathedProblem[] {
+  const out: PathedProblem[] = [];
+  const add = (segments: PathSegment[], message: string): void => {
+    out.push({ path: formatPath(segments), message, segments });
+  };
+  if (!isObj(raw)) return out;
+
+  const pools = arr(raw.pools);
+  const listeners = arr(raw.listeners);
+  uniqueNames(pools, ['pools'], 'pool', add);
+  uniqueNames(listeners, ['listeners'], 'listener', add);
+
+  const poolNames = new Set<string>();
+  for (const p of pools) if (isObj(p) && typeof p.name === 'string') poolNames.add(p.name);
+  const knownPools = [...poolNames].join(', ') || 'none';
+  const checkPoolRef = (segments: PathSegment[], name: unknown): void => {
+    if (typeof name === 'string' && !poolNames.has(name)) add(segments, `unknown pool ${JSON.stringify(name)}; defined pools: ${knownPools}`);
+  };
+
+  listeners.forEach((l, li) => {
+    if (!isObj(l)) return;
+    const routes = arr(l.routes);
+    const routeNames = new Map<string, number>();
+    routes.forEach((r, ri) => {
+      if (!isObj(r)) return;
+      const at: PathSegment[] = ['listeners', li, 'routes', ri];
+      const name = typeof r.name === 'string' ? r.name : `route-${ri}`;
+      const first = routeNames.get(name);
+      if (first !== undefined) add(r.name !== undefined ? [...at, 'name'] : at, `duplicate route name ${JSON.stringify(name)} (also routes[${first}] of this listener)`);
+      else routeNames.set(name, ri);
+
+      const hasPool = r.pool !== undefined;
+      const hasSplit = r.split !== undefined;
+      if (hasPool && hasSplit) add(at, 'expected either "pool" or "split", not both');
+      else if (!hasPool && !hasSplit) add(at, 'expected "pool" or "split"');
+      checkPoolRef([...at, 'pool'], r.pool);
+      if (Array.isArray(r.split)) {
+        r.split.forEach((t, ti) => { if (isObj(t)) checkPoolRef([...at, 'split', ti, 'pool'], t.pool); });
+        const weights = r.split.map((t) => (isObj(t) ? t.weight : undefined));
+        if (weights.length > 0 && weights.every((w) => w === 0)) add([...at, 'split'], 'expected at least one weight > 0, got all weights 0');
+      }
+      if (isObj(r.match)) checkMatch(r.match, [...at, 'match'], add);
+    });
+  });
+
+  pools.forEach((p, pi) => {
+    if (!isObj(p)) return;
+    const seen = new Map<string, number>();
+    arr(p.servers).forEach((s, si) => {
+      if (!isObj(s) || typeof s.address !== 'string') return;
+      const hp = parseHostPort(s.address);
+      if (hp === null) return;
+      const key = `${hp.host.toLowerCase()}:${hp.port}`;
+      const first = seen.get(key);
+      if (first !== undefined) add(['pools', pi, 'servers', si, 'address'], `duplicate server address ${JSON.stringify(s.address)} (also pools[${pi}].servers[${first}])`);
+      else seen.set(key, si);
+    });
+  });
+
+  checkListenCollisions(raw, listeners, add);
+  return out;
+}
+
+function uniqueNames(items: unknown[], base: PathSegment[], what: string, add: (s: PathSegment[], m: string) => void): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!isObj(item) || typeof item.name !== 'string') return;
+    const first = seen.get(item.name);
+    if (first !== undefined) add([...base, i, 'name'], `duplicate ${what} name ${JSON.stringify(item.name)} (also ${formatPath([...base, first])})`);
+    else seen.set(item.name, i);
+  });
+}
+
+function exactlyOne(obj: Obj, keys: readonly string[], isSet: (k: string) => boolean, at: PathSegment[], label: string, add: (s: PathSegment[], m: string) => void): void {
+  const given = keys.filter((k) => obj[k] !== undefined && isSet(k));
+  if (given.length !== 1) {
+    add(at, `expected exactly one of ${label}, got ${given.length === 0 ? 'none' : given.join(' and ')}`);
+  }
+}
+
+function checkMatch(match: Obj, at: PathSegment[], add: (s: PathSegment[], m: string) => void): void {
+  if (isObj(match.path)) exactlyOne(match.path, ['prefix', 'exact', 'regex'], () => true, [...at, 'path'], 'prefix, exact, regex', add);
+  for (const kind of ['headers', 'query', 'cookies'] as const) {
+    arr(match[kind]).forEach((vm, i) => {
+      if (!isObj(vm)) return;
+      exactlyOne(vm, ['exact', 'regex', 'present'], (k) => k !== 'present' || vm.present === true, [...at, kind, i], 'exact, regex, present: true', add);
+    });
+  }
+}
+
+function checkListenCollisions(raw: Obj, listeners: unknown[], add: (s: PathSegment[], m: string) => void): void {
+  type Bound = { segments: PathSegment[]; text: string; host: string; port: number };
+  const bound: Bound[] = [];
+  const collides = (a: Bound, b: Bound): boolean =>
+    a.port === b.port && (a.host === b.host || isWildcardHost(a.host) || isWildcardHost(b.host));
+  const consider = (segments: PathSegment[], text: unknown, report: PathSegment[] | null): void => {
+    if (typeof text !== 'string') return;
+    const hp = parseHostPort(text);
+    if (hp === null || hp.port === 0) return; // port 0: the OS picks a free port
+    const me: Bound = { segments, text, host: hp.host.toLowerCase(), port: hp.port };
+    const other = bound.find((b) => collides(b, me));
+    if (other !== undefined) {
+      add(report ?? segments, `listen address ${JSON.stringify(text)} collides with ${formatPath(other.segments)} (${JSON.stringify(other.text)})`);
+    } else bound.push(me);
+  };
+  listeners.forEach((l, li) => { if (isObj(l)) consider(['listeners', li, 'listen'], l.listen, null); });
+  const admin = isObj(raw.admin) ? raw.admin : {};
+  if (admin.enabled === false) return;
+  if (admin.listen !== undefined) consider(['admin', 'listen'], admin.listen, null);
+  else {
+    // The default admin address binds too: report on the listener that takes it.
+    const hp = parseHostPort(DEFAULT_ADMIN_LISTEN)!;
+    const me: Bound = { segments: ['admin', 'listen'], text: DEFAULT_ADMIN_LISTEN, host: hp.host, port: hp.port };
+    const other = bound.find((b) => collides(b, me));
+    if (other !== undefined) {
+      add(other.segments, `listen address ${JSON.stringify(other.text)} collides with the default admin.listen (${JSON.stringify(DEFAULT_ADMIN_LISTEN)}); move one of them`);
+    }
+  }
+}
