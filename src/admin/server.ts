@@ -1,0 +1,95 @@
+/**
+ * The admin API (default 127.0.0.1:9090), on node:http — it is not on the data path. Routes are a
+ * table of handlers; auth, the dashboard and write endpoints come with the admin issue.
+ *
+ *   GET /healthz         → 200 `ok` (503 `draining` during shutdown)
+ *   GET /api/v1/pools    → pools with endpoints: in-flight, total requests, errors, latency EWMA
+ *   GET /metrics         → Prometheus text exposition (prom-client)
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Runtime, BoundAddress } from '../runtime/runtime.ts';
+import { splitHostPort } from '../runtime/pool.ts';
+
+type Handler = (rt: Runtime, req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function text(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The JSON view of every pool (shared by /api/v1/pools and tests). */
+export function poolsView(rt: Runtime): unknown {
+  return {
+    pools: [...rt.pools.values()].map((p) => ({
+      name: p.name,
+      algorithm: p.config.algorithm,
+      endpoints: p.endpoints.map((e) => ({
+        address: e.address,
+        weight: e.weight,
+        inFlight: p.load.inFlight[e.index],
+        requests: p.load.total[e.index],
+        errors: p.load.errors[e.index],
+        latencyEwmaMs: Math.round(p.load.latencyEwma[e.index] * 1000) / 1000,
+        connections: { open: e.open, idle: e.idle.length },
+      })),
+    })),
+  };
+}
+
+const ROUTES: Record<string, Handler> = {
+  'GET /healthz': (rt, _req, res) => {
+    const draining = rt.listeners.some((l) => l.draining);
+    text(res, draining ? 503 : 200, draining ? 'draining\n' : 'ok\n');
+  },
+  'GET /api/v1/pools': (rt, _req, res) => json(res, 200, poolsView(rt)),
+  'GET /metrics': async (rt, _req, res) => {
+    text(res, 200, await rt.metrics.registry.metrics(), rt.metrics.registry.contentType);
+  },
+};
+
+export class AdminServer {
+  private readonly server: Server;
+  private readonly listenAddr: string;
+
+  constructor(rt: Runtime, config: { listen: string }) {
+    this.listenAddr = config.listen;
+    this.server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      const handler = ROUTES[`${req.method === 'HEAD' ? 'GET' : req.method} ${path}`];
+      if (handler === undefined) {
+        const known = Object.keys(ROUTES).some((k) => k.endsWith(` ${path}`));
+        json(res, known ? 405 : 404, { error: known ? 'method not allowed' : 'not found', path });
+        return;
+      }
+      Promise.resolve(handler(rt, req, res)).catch((err: unknown) => {
+        json(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  listen(): Promise<BoundAddress> {
+    const { host, port } = splitHostPort(this.listenAddr);
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        resolve({ name: 'admin', host, port: typeof addr === 'object' && addr !== null ? addr.port : port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,678 @@
+/**
+ * One client (downstream) HTTP/1.1 connection and the exchange it is running: parse the request head
+ * (RFC 9112, parser.ts), route, pick an endpoint, borrow a pooled upstream connection, stream the
+ * request body up and the response back with back-pressure, then keep both connections alive.
+ *
+ * Hot-path discipline (DESIGN.md rule 6): one object per connection holds all per-request state
+ * (no per-request closures, promises, stream objects or timers); deadlines are checked by one
+ * coarse sweeper (sweeper.ts); requests on a connection are served in order (pipelining).
+ */
+import type { Socket } from 'node:net';
+import { ChunkedScanner } from './chunked.ts';
+import { HttpParseError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parser.ts';
+import {
+  buildClientHead, buildUpstreamHead, errorResponse, FRAME_CHUNKED, FRAME_CLOSE, FRAME_NONE, FRAME_RECHUNK,
+} from './rewrite.ts';
+import { isTrusted, normalizeIp } from './forwarded.ts';
+import { takeIdle, UpstreamConn, type UpstreamOwner } from './upstream.ts';
+import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
+import type { CompiledRoute } from '../router/types.ts';
+import type { ListenerRuntime } from './listener-runtime.ts';
+import { RequestViewImpl } from './request-view.ts';
+import { Dechunker } from './dechunk.ts';
+import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
+
+const ST_HEAD = 0; // waiting for (the rest of) a request head
+const ST_CONNECT = 1; // request accepted, upstream connection being opened
+const ST_EXCHANGE = 2; // upstream attached: request going up and/or response coming back
+const ST_CLOSED = 3;
+
+const BODY_NONE = 0;
+const BODY_LENGTH = 1;
+const BODY_CHUNKED = 2;
+const BODY_CLOSE = 3; // response only: delimited by upstream close
+
+/** Request bytes buffered before the upstream is ready (or pipelined) before reading pauses. */
+const MAX_PENDING = 64 * 1024;
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export class ClientConn implements UpstreamOwner {
+  readonly socket: Socket;
+  readonly listener: ListenerRuntime;
+  readonly clientIp: string;
+  readonly trusted: boolean;
+  state = ST_HEAD;
+  /** Absolute deadline (ms since epoch) for the current state; 0 = none. Checked by the sweeper. */
+  deadline = 0;
+  /** Whole-request deadline (listener timeouts.request), 0 = none. */
+  requestDeadline = 0;
+  /** Buffered unparsed bytes (partial head or pipelined requests). */
+  private buf: Buffer | null = null;
+  private paused = false;
+  private closing = false;
+  private clientEnded = false;
+
+  // Current request
+  private req: RequestHead | null = null;
+  private readonly view = new RequestViewImpl();
+  private route: CompiledRoute | null = null;
+  private pool: PoolRuntime | null = null;
+  private endpoint: Endpoint | null = null;
+  private up: UpstreamConn | null = null;
+  private upHead = '';
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private reqMode = BODY_NONE;
+  private reqRemaining = 0;
+  private reqDone = true;
+  private bodySent = false;
+  private retried = false;
+  private readonly reqScanner = new ChunkedScanner();
+  private startedAt = 0;
+  private keepAlive = true;
+
+  // Current response
+  private resp: ResponseHead | null = null;
+  private respBuf: Buffer | null = null;
+  private respMode = BODY_NONE;
+  private respFraming = FRAME_NONE;
+  private respRemaining = 0;
+  private readonly respScanner = new ChunkedScanner();
+  private dechunker: Dechunker | null = null;
+  private status = 0;
+
+  constructor(socket: Socket, listener: ListenerRuntime) {
+    this.socket = socket;
+    this.listener = listener;
+    this.clientIp = normalizeIp(socket.remoteAddress);
+    this.trusted = isTrusted(listener.trust, this.clientIp);
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+    this.deadline = Date.now() + listener.config.timeouts.header;
+    listener.conns.add(this);
+  }
+
+  // ---------------------------------------------------------------- client socket events
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.state === ST_HEAD) this.feedHead(chunk);
+    else if (!this.reqDone) this.feedBody(chunk, 0, chunk.length);
+    else this.stash(chunk, 0, chunk.length);
+  };
+
+  private readonly onEnd = (): void => {
+    this.clientEnded = true;
+    if (this.state === ST_HEAD) {
+      if (this.buf !== null) this.fail(400, 'FULCRUM_E_BAD_REQUEST', false);
+      else this.socket.end();
+    } else if (!this.reqDone) {
+      this.abort(); // request body cut short
+    }
+    // otherwise the response is still delivered; the connection closes after it
+  };
+
+  private readonly onError = (): void => {
+    // 'close' follows and does the cleanup
+  };
+
+  private readonly onClose = (): void => {
+    if (this.state !== ST_HEAD && this.state !== ST_CLOSED && this.endpoint !== null) {
+      this.finishStats(499);
+    }
+    this.state = ST_CLOSED;
+    this.deadline = 0;
+    const up = this.up;
+    this.up = null;
+    if (up !== null) up.destroy();
+    this.listener.conns.delete(this);
+    this.listener.onConnClosed();
+  };
+
+  private readonly onDrain = (): void => {
+    const up = this.up;
+    if (up !== null && up.socket.isPaused()) up.socket.resume();
+  };
+
+  // ---------------------------------------------------------------- request head
+
+  private feedHead(chunk: Buffer): void {
+    let buf: Buffer;
+    if (this.buf === null) {
+      buf = chunk;
+      if (this.deadline === 0 || this.keepAliveIdle) {
+        this.keepAliveIdle = false;
+        this.deadline = Date.now() + this.listener.config.timeouts.header;
+      }
+    } else {
+      buf = Buffer.concat([this.buf, chunk]);
+    }
+    this.parseHead(buf);
+  }
+
+  /** Set while the connection waits for the next request on keep-alive (idle timeout applies). */
+  private keepAliveIdle = false;
+
+  private parseHead(buf: Buffer): void {
+    let head: RequestHead | null;
+    try {
+      head = parseRequestHead(buf, 0, buf.length, this.listener.limits);
+    } catch (err) {
+      this.buf = null;
+      if (err instanceof HttpParseError) this.fail(err.status, err.code, false);
+      else this.fail(400, 'FULCRUM_E_BAD_REQUEST', false);
+      return;
+    }
+    if (head === null) {
+      this.buf = buf;
+      return;
+    }
+    this.buf = null;
+    this.startRequest(head, buf, head.headEnd, buf.length);
+  }
+
+  private startRequest(head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
+    const listener = this.listener;
+    const now = Date.now();
+    this.req = head;
+    this.startedAt = performance.now();
+    this.requestDeadline = listener.config.timeouts.request > 0 ? now + listener.config.timeouts.request : 0;
+    this.deadline = 0;
+    this.keepAlive = head.keepAlive && !listener.draining && !this.clientEnded;
+    this.status = 0;
+    this.resp = null;
+    this.respBuf = null;
+    this.bodySent = false;
+    this.retried = false;
+    this.route = null;
+    this.pool = null;
+    this.endpoint = null;
+    // body framing of the request
+    if (head.chunked) {
+      this.reqMode = BODY_CHUNKED;
+      this.reqScanner.reset();
+      this.reqDone = false;
+    } else if (head.contentLength > 0) {
+      this.reqMode = BODY_LENGTH;
+      this.reqRemaining = head.contentLength;
+      this.reqDone = false;
+    } else {
+      this.reqMode = BODY_NONE;
+      this.reqDone = true;
+    }
+    this.state = ST_CONNECT;
+
+    const snap = listener.snapshot;
+    this.view.reset(head);
+    const route = snap.router.match(this.view);
+    if (route === null) {
+      this.reject(404, 'FULCRUM_E_NO_ROUTE', buf, bodyStart, end);
+      return;
+    }
+    this.route = route;
+    const pool = snap.pools.get(route.pickPool())!;
+    this.pool = pool;
+    const ep = pool.pick(undefined, null);
+    if (ep === null) {
+      this.reject(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM', buf, bodyStart, end);
+      return;
+    }
+    this.endpoint = ep;
+    pool.load.start(ep.index);
+    const cfg = listener.config;
+    this.upHead = buildUpstreamHead({
+      method: head.method, target: head.target, names: head.names, values: head.values,
+      connectionTokens: head.connectionTokens, host: head.host, chunked: head.chunked,
+      clientIp: this.clientIp, trusted: this.trusted, xForwarded: cfg.xForwarded, proto: listener.proto,
+      clientMinor: head.minor, via: cfg.via, endpointAddress: ep.address,
+    });
+    this.attachUpstream(ep);
+    if (bodyStart < end) {
+      if (this.reqDone) this.stash(buf, bodyStart, end);
+      else this.feedBody(buf, bodyStart, end);
+    } else if (this.reqDone) {
+      this.onRequestSent();
+    }
+  }
+
+  private attachUpstream(ep: Endpoint): void {
+    const idle = takeIdle(ep);
+    if (idle !== null) {
+      idle.acquire(this);
+      this.up = idle;
+      this.state = ST_EXCHANGE;
+      idle.socket.write(this.upHead, 'latin1');
+    } else {
+      this.up = new UpstreamConn(ep, this);
+      this.state = ST_CONNECT;
+      this.deadline = Date.now() + (this.pool as PoolRuntime).config.timeouts.connect;
+    }
+  }
+
+  /** Answers the request with an error without contacting any endpoint; skips its body. */
+  private reject(status: number, code: ErrorCode, buf: Buffer, bodyStart: number, end: number): void {
+    this.status = status;
+    if (!this.reqDone) {
+      // We do not read a body we are not going to forward: answer and close.
+      this.keepAlive = false;
+    }
+    this.respondError(status, code);
+    this.finishStats(status);
+    this.endExchange();
+    if (this.keepAlive && bodyStart < end && this.state === ST_HEAD) this.stash(buf, bodyStart, end);
+  }
+
+  // ---------------------------------------------------------------- request body
+
+  private feedBody(buf: Buffer, start: number, end: number): void {
+    if (this.reqMode === BODY_LENGTH) {
+      const n = Math.min(this.reqRemaining, end - start);
+      this.sendUp(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n));
+      this.reqRemaining -= n;
+      if (this.reqRemaining === 0) {
+        this.reqDone = true;
+        this.onRequestSent();
+        if (start + n < end) this.stash(buf, start + n, end);
+      }
+      return;
+    }
+    let stop: number;
+    try {
+      stop = this.reqScanner.scan(buf, start, end);
+    } catch (err) {
+      const e = err as HttpParseError;
+      if (this.status === 0 && this.resp === null) {
+        this.dropUpstream();
+        this.finishStats(400);
+        this.fail(e.status ?? 400, e.code ?? 'FULCRUM_E_BAD_REQUEST', true);
+      } else this.abort();
+      return;
+    }
+    if (stop < 0) {
+      this.sendUp(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+      return;
+    }
+    this.sendUp(buf.subarray(start, stop));
+    this.reqDone = true;
+    this.onRequestSent();
+    if (stop < end) this.stash(buf, stop, end);
+  }
+
+  private sendUp(b: Buffer): void {
+    if (b.length === 0) return;
+    const up = this.up;
+    if (up === null) return; // request already answered (error); body is discarded
+    if (this.state === ST_CONNECT) {
+      this.pending.push(b);
+      this.pendingBytes += b.length;
+      if (this.pendingBytes > MAX_PENDING) this.pauseClient();
+      return;
+    }
+    this.bodySent = true;
+    if (!up.socket.write(b)) this.pauseClient();
+  }
+
+  /** The whole request has been handed to the upstream socket: start the response deadline. */
+  private onRequestSent(): void {
+    if (this.resp === null && this.state === ST_EXCHANGE && this.pool !== null) {
+      this.deadline = Date.now() + this.pool.config.timeouts.response;
+    }
+  }
+
+  /** Keeps bytes that arrived after the current request (pipelining) until it completes. */
+  private stash(buf: Buffer, start: number, end: number): void {
+    const part = buf.subarray(start, end);
+    this.buf = this.buf === null ? Buffer.from(part) : Buffer.concat([this.buf, part]);
+    if (this.buf.length > MAX_PENDING) this.pauseClient();
+  }
+
+  private pauseClient(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resumeClient(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  // ---------------------------------------------------------------- upstream events
+
+  onUpstreamConnect(up: UpstreamConn): void {
+    if (up !== this.up) return;
+    this.state = ST_EXCHANGE;
+    this.deadline = 0;
+    const s = up.socket;
+    if (this.pending.length === 0) {
+      s.write(this.upHead, 'latin1');
+    } else {
+      s.cork();
+      s.write(this.upHead, 'latin1');
+      for (const b of this.pending) s.write(b);
+      s.uncork();
+      this.bodySent = true;
+      this.pending = [];
+      this.pendingBytes = 0;
+      if (s.writableNeedDrain) this.pauseClient();
+      else this.resumeClient();
+    }
+    if (this.reqDone) this.onRequestSent();
+  }
+
+  onUpstreamDrain(up: UpstreamConn): void {
+    if (up === this.up && !this.reqDone) this.resumeClient();
+  }
+
+  onUpstreamData(up: UpstreamConn, chunk: Buffer): void {
+    if (up !== this.up) return;
+    if (this.resp === null) this.feedResponseHead(chunk);
+    else this.feedResponseBody(chunk, 0, chunk.length);
+  }
+
+  private feedResponseHead(chunk: Buffer): void {
+    let buf = this.respBuf === null ? chunk : Buffer.concat([this.respBuf, chunk]);
+    let start = 0;
+    const method = (this.req as RequestHead).method;
+    for (let guard = 0; guard < 1000; guard++) {
+      let head: ResponseHead | null;
+      try {
+        head = parseResponseHead(buf, start, buf.length, this.listener.limits, method);
+      } catch {
+        this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE');
+        return;
+      }
+      if (head === null) {
+        this.respBuf = start === 0 ? buf : buf.subarray(start);
+        return;
+      }
+      if (head.status >= 100 && head.status < 200) {
+        if (head.status === 101) {
+          this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE');
+          return;
+        }
+        // Interim response: relay to HTTP/1.1 clients, keep reading the final one.
+        if ((this.req as RequestHead).minor >= 1) this.socket.write(buf.subarray(start, head.headEnd));
+        start = head.headEnd;
+        continue;
+      }
+      this.respBuf = null;
+      this.startResponse(head, buf, head.headEnd, buf.length);
+      return;
+    }
+  }
+
+  private startResponse(head: ResponseHead, buf: Buffer, bodyStart: number, end: number): void {
+    this.resp = head;
+    this.status = head.status;
+    this.deadline = 0;
+    const req = this.req as RequestHead;
+    // A response that arrives before the request body finished: answer, then close (the rest of
+    // the request body cannot be reused on this connection).
+    if (!this.reqDone || this.clientEnded || this.listener.draining) this.keepAlive = false;
+    let framing = FRAME_NONE;
+    if (head.noBody) {
+      this.respMode = BODY_NONE;
+    } else if (head.chunked) {
+      this.respMode = BODY_CHUNKED;
+      this.respScanner.reset();
+      if (req.minor >= 1) framing = FRAME_CHUNKED;
+      else {
+        // HTTP/1.0 clients cannot read chunked framing; Fulcrum forwards the body and closes.
+        framing = FRAME_CLOSE;
+        this.keepAlive = false;
+        (this.dechunker ??= new Dechunker()).reset();
+      }
+    } else if (head.contentLength >= 0) {
+      this.respMode = BODY_LENGTH;
+      this.respRemaining = head.contentLength;
+    } else {
+      this.respMode = BODY_CLOSE;
+      if (req.minor >= 1) framing = FRAME_RECHUNK;
+      else {
+        framing = FRAME_CLOSE;
+        this.keepAlive = false;
+      }
+    }
+    this.respFraming = framing;
+    const clientHead = buildClientHead({
+      status: head.status, reason: head.reason, names: head.names, values: head.values,
+      connectionTokens: head.connectionTokens, framing, keepAlive: this.keepAlive, clientMinor: req.minor,
+      via: this.listener.config.via, upstreamMinor: head.minor,
+    });
+    const s = this.socket;
+    if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
+      s.write(clientHead, 'latin1');
+      this.responseDone(bodyStart === end);
+      return;
+    }
+    if (bodyStart < end) {
+      s.cork();
+      s.write(clientHead, 'latin1');
+      this.feedResponseBody(buf, bodyStart, end);
+      s.uncork();
+    } else {
+      s.write(clientHead, 'latin1');
+    }
+  }
+
+  private feedResponseBody(buf: Buffer, start: number, end: number): void {
+    const mode = this.respMode;
+    if (mode === BODY_LENGTH) {
+      const n = Math.min(this.respRemaining, end - start);
+      this.writeClient(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n));
+      this.respRemaining -= n;
+      if (this.respRemaining === 0) this.responseDone(start + n === end);
+      return;
+    }
+    if (mode === BODY_CHUNKED) {
+      let stop: number;
+      try {
+        stop = this.respScanner.scan(buf, start, end);
+      } catch {
+        this.abort();
+        return;
+      }
+      if (stop < 0) {
+        this.writeDechunkOrRaw(start === 0 && end === buf.length ? buf : buf.subarray(start, end));
+        return;
+      }
+      this.writeDechunkOrRaw(buf.subarray(start, stop));
+      this.responseDone(stop === end);
+      return;
+    }
+    // BODY_CLOSE
+    const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
+    if (part.length === 0) return;
+    if (this.respFraming === FRAME_RECHUNK) {
+      const s = this.socket;
+      s.cork();
+      s.write(part.length.toString(16) + '\r\n', 'latin1');
+      s.write(part);
+      const ok = s.write('\r\n', 'latin1');
+      s.uncork();
+      if (!ok) this.up?.socket.pause();
+    } else this.writeClient(part);
+  }
+
+  /** Chunked bytes go through as received; for HTTP/1.0 clients the framing is kept out (see dechunk.ts). */
+  private writeDechunkOrRaw(b: Buffer): void {
+    if (this.respFraming === FRAME_CLOSE) this.writeClient((this.dechunker ??= new Dechunker()).feed(b));
+    else this.writeClient(b);
+  }
+
+  private writeClient(b: Buffer): void {
+    if (b.length === 0) return;
+    if (!this.socket.write(b)) this.up?.socket.pause();
+  }
+
+  onUpstreamEnd(up: UpstreamConn): void {
+    if (up !== this.up) return;
+    if (this.resp !== null && this.respMode === BODY_CLOSE) {
+      if (this.respFraming === FRAME_RECHUNK) this.socket.write('0\r\n\r\n', 'latin1');
+      this.responseDone(false);
+      return;
+    }
+    this.onUpstreamError(up, Object.assign(new Error('upstream closed the connection'), { code: 'EPIPE' }));
+  }
+
+  onUpstreamError(up: UpstreamConn, err: Error & { code?: string }): void {
+    if (up !== this.up) return;
+    if (this.resp !== null) {
+      this.abort(); // response already started: the client sees a cut connection, as with any proxy
+      return;
+    }
+    if (this.state === ST_CONNECT) {
+      this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_CONNECT');
+      return;
+    }
+    // A pooled connection the endpoint closed while we reused it: retry once on a fresh connection
+    // when nothing of the request body has gone out and the method is idempotent.
+    const req = this.req as RequestHead;
+    if (up.reused > 0 && !this.retried && !this.bodySent && this.respBuf === null && IDEMPOTENT.has(req.method)) {
+      this.retried = true;
+      up.destroy();
+      this.up = new UpstreamConn(this.endpoint as Endpoint, this);
+      this.state = ST_CONNECT;
+      this.deadline = Date.now() + (this.pool as PoolRuntime).config.timeouts.connect;
+      return;
+    }
+    void err;
+    this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_RESET');
+  }
+
+  // ---------------------------------------------------------------- completion and errors
+
+  /** Called by the sweeper when `deadline` or `requestDeadline` has passed. */
+  onDeadline(now: number): void {
+    if (this.state === ST_CLOSED) return;
+    if (this.requestDeadline !== 0 && now >= this.requestDeadline && this.state !== ST_HEAD) {
+      if (this.resp === null) this.upstreamFailed(504, 'FULCRUM_E_REQUEST_TIMEOUT');
+      else this.abort();
+      return;
+    }
+    if (this.deadline === 0 || now < this.deadline) return;
+    if (this.state === ST_HEAD) {
+      if (this.buf !== null && this.buf.length > 0) this.fail(408, 'FULCRUM_E_HEADER_TIMEOUT', false);
+      else this.socket.destroy(); // idle keep-alive connection: close quietly
+    } else if (this.state === ST_CONNECT) {
+      this.upstreamFailed(504, 'FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT');
+    } else if (this.resp === null) {
+      this.upstreamFailed(504, 'FULCRUM_E_UPSTREAM_TIMEOUT');
+    }
+  }
+
+  /** The exchange failed before any response byte reached the client: answer with an error. */
+  private upstreamFailed(status: number, code: ErrorCode): void {
+    this.dropUpstream();
+    if (!this.reqDone) this.keepAlive = false;
+    this.status = status;
+    this.respondError(status, code);
+    this.finishStats(status);
+    this.endExchange();
+  }
+
+  private dropUpstream(): void {
+    const up = this.up;
+    this.up = null;
+    if (up !== null) up.destroy();
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  private respondError(status: number, code: ErrorCode): void {
+    const req = this.req;
+    this.socket.write(errorResponse(status, code, this.keepAlive, req !== null && req.method === 'HEAD'), 'latin1');
+  }
+
+  /** A protocol error from the client: answer (when possible) and close. */
+  private fail(status: number, code: ErrorCode, _afterHead: boolean): void {
+    if (this.state === ST_CLOSED) return;
+    const s = ERROR_CODES[code].status || status;
+    this.listener.onProtocolError(code);
+    this.state = ST_CLOSED;
+    this.deadline = 0;
+    this.buf = null;
+    this.socket.end(errorResponse(s, code, false), 'latin1');
+    this.socket.destroySoon();
+  }
+
+  /** Something broke mid-stream: cut both sides. */
+  private abort(): void {
+    if (this.endpoint !== null && this.state !== ST_HEAD && this.state !== ST_CLOSED) this.finishStats(this.status || 502);
+    this.endpoint = null;
+    this.dropUpstream();
+    this.state = ST_CLOSED;
+    this.socket.destroy();
+  }
+
+  private responseDone(clean: boolean): void {
+    const up = this.up;
+    this.up = null;
+    if (up !== null) {
+      const resp = this.resp as ResponseHead;
+      if (clean && this.reqDone && resp.keepAlive && this.respMode !== BODY_CLOSE) {
+        up.release(this.pool!.config.keepAlive.maxIdle, Date.now());
+      } else up.destroy();
+    }
+    this.finishStats(this.status);
+    this.endExchange();
+  }
+
+  private finishStats(status: number): void {
+    const ep = this.endpoint;
+    const ms = performance.now() - this.startedAt;
+    if (ep !== null) {
+      ep.pool.load.end(ep.index, status >= 500 || status === 0, ms);
+      this.endpoint = null;
+    }
+    this.listener.record(this.route, this.pool, ep, status, ms);
+  }
+
+  /** Back to reading the next request, or close. */
+  private endExchange(): void {
+    this.req = null;
+    this.resp = null;
+    this.route = null;
+    this.pool = null;
+    this.endpoint = null;
+    this.requestDeadline = 0;
+    if (this.state === ST_CLOSED) return;
+    if (!this.keepAlive || this.closing) {
+      this.state = ST_CLOSED;
+      this.socket.end();
+      return;
+    }
+    this.state = ST_HEAD;
+    this.keepAliveIdle = true;
+    this.deadline = Date.now() + this.listener.config.timeouts.idle;
+    const pending = this.buf;
+    this.buf = null;
+    this.resumeClient();
+    if (pending !== null && pending.length > 0) {
+      this.keepAliveIdle = false;
+      this.deadline = Date.now() + this.listener.config.timeouts.header;
+      this.parseHead(pending);
+    }
+  }
+
+  /** Graceful shutdown: close now if idle, else after the current exchange. */
+  shutdown(): void {
+    this.closing = true;
+    if (this.state === ST_HEAD && this.buf === null) {
+      this.state = ST_CLOSED;
+      this.socket.end();
+    }
+  }
+
+  get idle(): boolean {
+    return this.state === ST_HEAD && this.buf === null;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The router's lazy view of a parsed request head (router/types.ts RequestView). One instance per
+ * client connection, reset per request; host/path/query are split on first use only.
+ */
+import type { RequestHead } from './parser.ts';
+import type { RequestView } from '../router/types.ts';
+import { findCookie } from '../router/params.ts';
+
+export class RequestViewImpl implements RequestView {
+  private head: RequestHead | null = null;
+  private hostCache: string | null = null;
+  private qIndex = -2;
+
+  reset(head: RequestHead): void {
+    this.head = head;
+    this.hostCache = null;
+    this.qIndex = -2;
+  }
+
+  get method(): string {
+    return (this.head as RequestHead).method;
+  }
+
+  get host(): string {
+    if (this.hostCache !== null) return this.hostCache;
+    const raw = (this.head as RequestHead).host;
+    let h = raw === null ? '' : raw.toLowerCase();
+    if (h.startsWith('[')) {
+      const close = h.indexOf(']');
+      if (close > 0) h = h.slice(0, close + 1);
+    } else {
+      const colon = h.lastIndexOf(':');
+      if (colon >= 0) h = h.slice(0, colon);
+    }
+    this.hostCache = h;
+    return h;
+  }
+
+  private queryIndex(): number {
+    if (this.qIndex === -2) this.qIndex = (this.head as RequestHead).target.indexOf('?');
+    return this.qIndex;
+  }
+
+  get path(): string {
+    const t = (this.head as RequestHead).target;
+    const q = this.queryIndex();
+    return q < 0 ? t : t.slice(0, q);
+  }
+
+  get query(): string {
+    const t = (this.head as RequestHead).target;
+    const q = this.queryIndex();
+    if (q < 0) return '';
+    const hash = t.indexOf('#', q);
+    return hash < 0 ? t.slice(q + 1) : t.slice(q + 1, hash);
+  }
+
+  header(lowerName: string): string | undefined {
+    const h = this.head as RequestHead;
+    const names = h.names;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
+      if (n.length === lowerName.length && n.toLowerCase() === lowerName) return h.values[i];
+    }
+    return undefined;
+  }
+
+  cookie(name: string): string | undefined {
+    const h = this.head as RequestHead;
+    const names = h.names;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
+      if (n.length === 6 && n.toLowerCase() === 'cookie') {
+        const v = findCookie(h.values[i], name);
+        if (v !== undefined) return v;
+      }
+    }
+    return undefined;
+  }
+}

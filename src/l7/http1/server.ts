@@ -1,0 +1,111 @@
+/**
+ * An HTTP/1.1 listener (`protocol: http`) on a raw net.Server: accepts connections and hands each to
+ * a ClientConn. Holds the listener's view of the current snapshot (router + pools), swapped whole.
+ */
+import { createServer, type BlockList, type Server } from 'node:net';
+import type { ListenerConfig } from '../../config/schema.ts';
+import { ClientConn } from './client.ts';
+import type { ListenerRuntime, ListenerSnapshot } from './listener-runtime.ts';
+import type { HeadLimits } from './parser.ts';
+import { trustMatcher } from './forwarded.ts';
+import type { CompiledRoute } from '../router/types.ts';
+import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
+import { SeriesCache, type Metrics } from '../../admin/metrics.ts';
+import type { ErrorCode } from '../../core/errors.ts';
+import { splitHostPort } from '../../runtime/pool.ts';
+
+export class HttpListener implements ListenerRuntime {
+  readonly config: ListenerConfig;
+  readonly proto = 'http';
+  readonly limits: HeadLimits;
+  readonly trust: BlockList | null;
+  readonly conns = new Set<ClientConn>();
+  draining = false;
+  snapshot: ListenerSnapshot;
+  readonly server: Server;
+  private readonly metrics: Metrics;
+  /** route → endpoint → cached metric children (endpoint null: answered by Fulcrum itself). */
+  private series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, SeriesCache>>();
+  private onIdle: (() => void) | null = null;
+
+  constructor(config: ListenerConfig, snapshot: ListenerSnapshot, metrics: Metrics) {
+    this.config = config;
+    this.snapshot = snapshot;
+    this.metrics = metrics;
+    this.limits = { requestLine: config.limits.requestLine, headerBytes: config.limits.headerBytes, headerCount: config.limits.headerCount };
+    this.trust = trustMatcher(config.trustedProxies);
+    this.server = createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (socket) => {
+      if (this.draining) {
+        socket.destroy();
+        return;
+      }
+      new ClientConn(socket, this);
+    });
+  }
+
+  /** Binds the listen address; resolves with the bound port (the config may say port 0 in tests). */
+  listen(): Promise<number> {
+    const { host, port } = splitHostPort(this.config.listen);
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host, port, backlog: 4096 }, () => {
+        this.server.off('error', onError);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+      });
+    });
+  }
+
+  /** Swaps in a new snapshot; requests in progress finish on the one they started with. */
+  setSnapshot(snapshot: ListenerSnapshot): void {
+    this.snapshot = snapshot;
+    this.series = new Map();
+  }
+
+  record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void {
+    let byEp = this.series.get(route);
+    if (byEp === undefined) {
+      byEp = new Map();
+      this.series.set(route, byEp);
+    }
+    const key = ep ?? pool;
+    let s = byEp.get(key);
+    if (s === undefined) {
+      s = new SeriesCache(this.metrics, this.config.name, route?.name ?? '', pool?.name ?? '', ep?.address ?? '');
+      byEp.set(key, s);
+    }
+    s.record(status, ms / 1000);
+  }
+
+  onProtocolError(code: ErrorCode): void {
+    this.metrics.protocolErrors.inc({ listener: this.config.name, code });
+  }
+
+  onConnClosed(): void {
+    if (this.draining && this.conns.size === 0 && this.onIdle !== null) this.onIdle();
+  }
+
+  /**
+   * Graceful stop: stop accepting, close idle keep-alive connections, let exchanges in progress
+   * finish (their connections close after the response). Resolves when no connection is left or
+   * the grace period ends (remaining connections are then destroyed).
+   */
+  shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.server.close();
+    for (const c of this.conns) c.shutdown();
+    if (this.conns.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const c of this.conns) c.socket.destroy();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

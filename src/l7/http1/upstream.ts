@@ -1,0 +1,134 @@
+/**
+ * One upstream (Fulcrum → endpoint) HTTP/1.1 connection on a raw net.Socket, kept alive and pooled
+ * per endpoint. Hand-written instead of undici: the request path writes pre-built heads and pipes
+ * body bytes without stream objects, which is where the proxy's time goes (see docs/benchmarks.md).
+ *
+ * The connection owns its read buffer and the response framing state; the client connection that
+ * borrowed it (`owner`) gets callbacks. Listeners are attached once per connection, never per request.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Endpoint } from '../../runtime/pool.ts';
+
+/** What a borrowing client connection implements. */
+export interface UpstreamOwner {
+  onUpstreamConnect(up: UpstreamConn): void;
+  onUpstreamData(up: UpstreamConn, chunk: Buffer): void;
+  onUpstreamEnd(up: UpstreamConn): void;
+  onUpstreamError(up: UpstreamConn, err: Error & { code?: string }): void;
+  onUpstreamDrain(up: UpstreamConn): void;
+}
+
+export const UP_CONNECTING = 0;
+export const UP_BUSY = 1;
+export const UP_IDLE = 2;
+export const UP_CLOSED = 3;
+
+export class UpstreamConn {
+  readonly socket: Socket;
+  readonly endpoint: Endpoint;
+  state = UP_CONNECTING;
+  owner: UpstreamOwner | null = null;
+  /** Requests served on this connection so far (0 while the first is in progress). */
+  reused = 0;
+  /** When the connection went idle (ms, Date.now), for the idle sweeper. */
+  idleSince = 0;
+
+  constructor(endpoint: Endpoint, owner: UpstreamOwner) {
+    this.endpoint = endpoint;
+    this.owner = owner;
+    endpoint.open++;
+    const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    this.socket = socket;
+    socket.on('connect', this.onConnect);
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('drain', this.onDrain);
+  }
+
+  private readonly onConnect = (): void => {
+    this.state = UP_BUSY;
+    this.owner?.onUpstreamConnect(this);
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    const owner = this.owner;
+    if (owner !== null) owner.onUpstreamData(this, chunk);
+    else this.destroy(); // bytes on an idle connection: the backend broke framing; never reuse it
+  };
+
+  private readonly onEnd = (): void => {
+    const owner = this.owner;
+    if (owner !== null) owner.onUpstreamEnd(this);
+    else this.destroy();
+  };
+
+  private readonly onError = (err: Error): void => {
+    const owner = this.owner;
+    this.owner = null;
+    this.markClosed();
+    if (owner !== null) owner.onUpstreamError(this, err);
+  };
+
+  private readonly onClose = (): void => {
+    const owner = this.owner;
+    this.owner = null;
+    const wasOpen = this.state !== UP_CLOSED;
+    this.markClosed();
+    if (owner !== null && wasOpen) owner.onUpstreamError(this, Object.assign(new Error('upstream closed'), { code: 'ECONNRESET' }));
+  };
+
+  private readonly onDrain = (): void => {
+    this.owner?.onUpstreamDrain(this);
+  };
+
+  private markClosed(): void {
+    if (this.state === UP_CLOSED) return;
+    if (this.state === UP_IDLE) {
+      const idle = this.endpoint.idle;
+      const i = idle.lastIndexOf(this);
+      if (i >= 0) idle.splice(i, 1);
+    }
+    this.state = UP_CLOSED;
+    this.endpoint.open--;
+  }
+
+  /** Returns the connection to its endpoint's idle list (caller guarantees the exchange completed cleanly). */
+  release(maxIdle: number, now: number): void {
+    this.owner = null;
+    if (this.state === UP_CLOSED || this.socket.destroyed) return;
+    if (this.endpoint.idle.length >= maxIdle) {
+      this.destroy();
+      return;
+    }
+    this.state = UP_IDLE;
+    this.reused++;
+    this.idleSince = now;
+    this.endpoint.idle.push(this);
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** Takes this idle connection for a new exchange. */
+  acquire(owner: UpstreamOwner): void {
+    this.owner = owner;
+    this.state = UP_BUSY;
+  }
+
+  destroy(): void {
+    this.owner = null;
+    this.markClosed();
+    this.socket.destroy();
+  }
+}
+
+/** Takes the most recently used idle connection of an endpoint, or null. */
+export function takeIdle(endpoint: Endpoint): UpstreamConn | null {
+  const idle = endpoint.idle;
+  while (idle.length > 0) {
+    const up = idle.pop()!;
+    if (up.state === UP_IDLE && !up.socket.destroyed && up.socket.readable) return up;
+    up.destroy();
+  }
+  return null;
+}

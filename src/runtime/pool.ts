@@ -1,0 +1,78 @@
+/**
+ * A pool at run time: its endpoints (with their idle upstream connections), the shared load
+ * counters and the balancer built from the immutable endpoint list. Rebuilt on config change;
+ * counters and idle connections of endpoints that survive (same address) are carried over.
+ */
+import type { PoolConfig } from '../config/schema.ts';
+import { getAlgorithm } from '../balancing/registry.ts';
+import '../balancing/index.ts';
+import { LoadCounters } from '../balancing/load.ts';
+import type { Balancer, PickContext } from '../balancing/types.ts';
+import type { UpstreamConn } from '../l7/http1/upstream.ts';
+
+export class Endpoint {
+  readonly index: number;
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly pool: PoolRuntime;
+  /** Idle keep-alive connections, most recently used last (LIFO keeps few connections warm). */
+  readonly idle: UpstreamConn[] = [];
+  /** Open upstream connections (idle + busy + connecting). */
+  open = 0;
+
+  constructor(pool: PoolRuntime, index: number, address: string, host: string, port: number, weight: number) {
+    this.pool = pool;
+    this.index = index;
+    this.address = address;
+    this.host = host;
+    this.port = port;
+    this.weight = weight;
+  }
+}
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  let host = address.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port: Number(address.slice(i + 1)) };
+}
+
+export class PoolRuntime {
+  readonly name: string;
+  readonly config: PoolConfig;
+  readonly endpoints: Endpoint[];
+  readonly load: LoadCounters;
+  readonly balancer: Balancer;
+  /** Reused pick context (single-threaded: no request holds it across an await). */
+  private readonly ctx: PickContext = { key: undefined, excluded: null };
+
+  constructor(config: PoolConfig, prev?: PoolRuntime, random: () => number = Math.random, now: () => number = Date.now) {
+    this.name = config.name;
+    this.config = config;
+    this.endpoints = config.servers.map((s, i) => {
+      const { host, port } = splitHostPort(s.address);
+      return new Endpoint(this, i, s.address, host, port, s.weight);
+    });
+    this.load = new LoadCounters(this.endpoints.length);
+    if (prev) {
+      prev.load.carryOver(prev.endpoints.map((e) => e.address), this.load, this.endpoints.map((e) => e.address));
+    }
+    const factory = getAlgorithm(config.algorithm);
+    if (!factory) throw new Error(`unknown algorithm "${config.algorithm}"`);
+    this.balancer = factory.create(
+      this.endpoints.map((e) => ({ index: e.index, address: e.address, weight: e.weight })),
+      { load: this.load, now, random },
+    );
+  }
+
+  /** Picks an endpoint or returns null when none may take the request. */
+  pick(key: string | undefined, excluded: Uint8Array | null): Endpoint | null {
+    const ctx = this.ctx;
+    ctx.key = key;
+    ctx.excluded = excluded;
+    const i = this.balancer.pick(ctx);
+    return i < 0 ? null : this.endpoints[i];
+  }
+}
