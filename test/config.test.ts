@@ -360,3 +360,20 @@ test('examples/full.yaml is valid and exercises every section', () => {
   assert.ok(routes.some((x) => x.targets.length > 1), 'a split route');
   assert.ok(routes.some((x) => x.match.headers && x.match.query && x.match.cookies), 'a route with every condition');
 });
+
+test('properties: durations sum their parts; host:port round-trips', async () => {
+  const fc = (await import('fast-check')).default;
+  const unit = fc.constantFrom(['ms', 1], ['s', 1000], ['m', 60_000], ['h', 3_600_000]);
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(1000), unit), { minLength: 1, maxLength: 4 }), (parts) => {
+    const text = parts.map(([n, [u]]) => `${n}${u}`).join('');
+    const want = parts.reduce((sum, [n, [, ms]]) => sum + n * (ms as number), 0);
+    assert.equal(parseDuration(text), want);
+  }), { numRuns: 200 });
+  fc.assert(fc.property(fc.ipV4(), fc.integer({ min: 0, max: 65535 }), (host, port) => {
+    assert.deepEqual(parseHostPort(`${host}:${port}`), { host, port });
+    assert.equal(parseHostPort(`${host}:${port + 65536}`), null);
+  }), { numRuns: 200 });
+  fc.assert(fc.property(fc.ipV6(), fc.integer({ min: 1, max: 65535 }), (host, port) => {
+    assert.deepEqual(parseHostPort(`[${host}]:${port}`), { host, port });
+  }), { numRuns: 200 });
+});
