@@ -31,7 +31,7 @@ export const command: Command = {
     const file = values.config ?? DEMO_CONFIG;
     const result = await loadConfigFile(file);
     if (!result.ok) {
-      process.stderr.write(`${file}: invalid configuration (FULCRUM_E_CONFIG_INVALID)\n${formatProblems(result.problems)}\n`);
+      process.stderr.write(`${file}: invalid configuration (${result.code ?? 'FULCRUM_E_CONFIG_INVALID'})\n${formatProblems(result.problems)}\n`);
       return 1;
     }
     if (values.config !== undefined) return serve(result.config);

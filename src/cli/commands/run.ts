@@ -22,7 +22,7 @@ export const command: Command = {
     }
     const result = await loadConfigFile(file);
     if (!result.ok) {
-      process.stderr.write(`${file}: invalid configuration (FULCRUM_E_CONFIG_INVALID)\n${formatProblems(result.problems)}\n`);
+      process.stderr.write(`${file}: invalid configuration (${result.code ?? 'FULCRUM_E_CONFIG_INVALID'})\n${formatProblems(result.problems)}\n`);
       return 1;
     }
     return serve(result.config);

@@ -13,7 +13,7 @@ import { HttpParseError, parseRequestHead, parseResponseHead, type RequestHead, 
 import {
   buildClientHead, buildUpstreamHead, errorResponse, FRAME_CHUNKED, FRAME_CLOSE, FRAME_NONE, FRAME_RECHUNK,
 } from './rewrite.ts';
-import { isTrusted, normalizeIp } from './forwarded.ts';
+import { forwardedNode, isTrusted, normalizeIp } from './forwarded.ts';
 import { takeIdle, UpstreamConn, type UpstreamOwner } from './upstream.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { CompiledRoute } from '../router/types.ts';
@@ -41,6 +41,7 @@ export class ClientConn implements UpstreamOwner {
   readonly socket: Socket;
   readonly listener: ListenerRuntime;
   readonly clientIp: string;
+  readonly clientNode: string;
   readonly trusted: boolean;
   state = ST_HEAD;
   /** Absolute deadline (ms since epoch) for the current state; 0 = none. Checked by the sweeper. */
@@ -86,6 +87,7 @@ export class ClientConn implements UpstreamOwner {
     this.socket = socket;
     this.listener = listener;
     this.clientIp = normalizeIp(socket.remoteAddress);
+    this.clientNode = forwardedNode(this.clientIp);
     this.trusted = isTrusted(listener.trust, this.clientIp);
     socket.setNoDelay(true);
     socket.on('data', this.onData);
@@ -227,17 +229,23 @@ export class ClientConn implements UpstreamOwner {
     this.upHead = buildUpstreamHead({
       method: head.method, target: head.target, names: head.names, values: head.values,
       connectionTokens: head.connectionTokens, host: head.host, chunked: head.chunked,
-      clientIp: this.clientIp, trusted: this.trusted, xForwarded: cfg.xForwarded, proto: listener.proto,
+      clientIp: this.clientIp, clientNode: this.clientNode, trusted: this.trusted, xForwarded: cfg.xForwarded, proto: listener.proto,
       clientMinor: head.minor, via: cfg.via, endpointAddress: ep.address,
     });
     this.attachUpstream(ep);
     if (bodyStart < end) {
       if (this.reqDone) this.stash(buf, bodyStart, end);
       else this.feedBody(buf, bodyStart, end);
-    } else if (this.reqDone) {
-      this.onRequestSent();
     }
+    if (this.upHeadOut) {
+      this.upHeadOut = false;
+      (this.up as UpstreamConn).socket.write(this.upHead, 'latin1');
+    }
+    if (bodyStart >= end && this.reqDone) this.onRequestSent();
   }
+
+  /** The upstream request head is due on an attached connection (joined with the first body bytes). */
+  private upHeadOut = false;
 
   private attachUpstream(ep: Endpoint): void {
     const idle = takeIdle(ep);
@@ -245,7 +253,7 @@ export class ClientConn implements UpstreamOwner {
       idle.acquire(this);
       this.up = idle;
       this.state = ST_EXCHANGE;
-      idle.socket.write(this.upHead, 'latin1');
+      this.upHeadOut = true; // written with the first body bytes (startRequest)
     } else {
       this.up = new UpstreamConn(ep, this);
       this.state = ST_CONNECT;
@@ -313,7 +321,12 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     this.bodySent = true;
-    if (!up.socket.write(b)) this.pauseClient();
+    let ok: boolean;
+    if (this.upHeadOut) {
+      this.upHeadOut = false;
+      ok = up.socket.write(joinHead(this.upHead, b));
+    } else ok = up.socket.write(b);
+    if (!ok) this.pauseClient();
   }
 
   /** The whole request has been handed to the upstream socket: start the response deadline. */
@@ -454,13 +467,21 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     if (bodyStart < end) {
-      s.cork();
-      s.write(clientHead, 'latin1');
+      this.headOut = clientHead;
       this.feedResponseBody(buf, bodyStart, end);
-      s.uncork();
+      if (this.headOut !== null) this.flushHead();
     } else {
       s.write(clientHead, 'latin1');
     }
+  }
+
+  /** Response head not yet written: it goes out with the first body bytes in one write. */
+  private headOut: string | null = null;
+
+  private flushHead(): void {
+    const h = this.headOut as string;
+    this.headOut = null;
+    this.socket.write(h, 'latin1');
   }
 
   private feedResponseBody(buf: Buffer, start: number, end: number): void {
@@ -492,6 +513,7 @@ export class ClientConn implements UpstreamOwner {
     const part = start === 0 && end === buf.length ? buf : buf.subarray(start, end);
     if (part.length === 0) return;
     if (this.respFraming === FRAME_RECHUNK) {
+      if (this.headOut !== null) this.flushHead();
       const s = this.socket;
       s.cork();
       s.write(part.length.toString(16) + '\r\n', 'latin1');
@@ -509,6 +531,13 @@ export class ClientConn implements UpstreamOwner {
   }
 
   private writeClient(b: Buffer): void {
+    const h = this.headOut;
+    if (h !== null) {
+      this.headOut = null;
+      const ok = b.length === 0 ? this.socket.write(h, 'latin1') : this.socket.write(joinHead(h, b));
+      if (!ok) this.up?.socket.pause();
+      return;
+    }
     if (b.length === 0) return;
     if (!this.socket.write(b)) this.up?.socket.pause();
   }
@@ -675,4 +704,16 @@ export class ClientConn implements UpstreamOwner {
   get idle(): boolean {
     return this.state === ST_HEAD && this.buf === null;
   }
+}
+
+/** Largest body part copied behind a head to save a write; larger parts go in a second write. */
+const JOIN_MAX = 16 * 1024;
+
+/** One buffer holding a latin1 head and the first body bytes: one write (one syscall) instead of two. */
+function joinHead(head: string, body: Buffer): Buffer {
+  if (body.length > JOIN_MAX) return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return out;
 }

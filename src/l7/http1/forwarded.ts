@@ -38,6 +38,14 @@ export function forwardedNode(ip: string): string {
 
 const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+let lastIn = '';
+let lastOut = '';
+
+/** Quotes a Forwarded parameter value unless it is a token. Memoizes the last value (the Host repeats). */
 export function forwardedValue(v: string): string {
-  return TOKEN_RE.test(v) ? v : `"${v.replace(/(["\\])/g, '\\$1')}"`;
+  if (v === lastIn) return lastOut;
+  const out = TOKEN_RE.test(v) ? v : `"${v.replace(/(["\\])/g, '\\$1')}"`;
+  lastIn = v;
+  lastOut = out;
+  return out;
 }

@@ -4,7 +4,7 @@
  * Connection); framing fields are rewritten for the hop (RFC 9112 §6); forwarding fields are set
  * (forwarded.ts). Heads are built as one latin1 string and written with a single socket write.
  */
-import { forwardedNode, forwardedValue } from './forwarded.ts';
+import { forwardedValue } from './forwarded.ts';
 
 /** Lowercased hop-by-hop fields (RFC 9110 §7.6.1) plus framing fields Fulcrum always re-derives. */
 const DROP_ALWAYS = new Set([
@@ -25,6 +25,8 @@ export interface UpstreamHeadInput {
   host: string | null;
   chunked: boolean;
   clientIp: string;
+  /** The client address as an RFC 7239 node (`forwardedNode(clientIp)`, computed once per connection). */
+  clientNode: string;
   /** The client's peer is a trusted proxy: keep and append to its forwarding fields. */
   trusted: boolean;
   /** Set X-Forwarded-* and Forwarded (listener option xForwarded, default true). */
@@ -79,7 +81,7 @@ export function buildUpstreamHead(r: UpstreamHeadInput): string {
     head += 'X-Forwarded-For: ' + (xff === null ? ip : xff + ', ' + ip) + '\r\n';
     head += 'X-Forwarded-Proto: ' + (xfp ?? r.proto) + '\r\n';
     if (r.host !== null || xfh !== null) head += 'X-Forwarded-Host: ' + (xfh ?? r.host) + '\r\n';
-    let element = 'for=' + forwardedNode(ip);
+    let element = 'for=' + r.clientNode;
     if (r.host !== null) element += ';host=' + forwardedValue(r.host);
     element += ';proto=' + r.proto;
     head += 'Forwarded: ' + (fwd === null ? element : fwd + ', ' + element) + '\r\n';
