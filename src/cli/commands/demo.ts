@@ -1,7 +1,9 @@
 /**
  * `fulcrum demo` (what `npm start` runs): starts the demo backends of examples/demo.yaml (fast, slow,
  * flaky — in server order), then Fulcrum with that config, prints the URLs and a curl line to try.
- * Ctrl-C stops everything cleanly. `fulcrum demo --config FILE` runs FILE instead (no demo backends).
+ * Ctrl-C stops everything cleanly. `fulcrum demo --config FILE` runs FILE instead (no demo backends);
+ * `--demo FILE` runs the demo with another config (demo backends on its first pool's addresses; tests
+ * use it to run the demo on free ports). `--slow-ms N` (150) and `--fail-rate R` (0.2) tune the backends.
  */
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
@@ -21,6 +23,7 @@ export const command: Command = {
     try {
       values = parseFlags(argv, {
         config: { type: 'string', short: 'c' },
+        demo: { type: 'string' },
         'slow-ms': { type: 'string' },
         'fail-rate': { type: 'string' },
       }).values;
@@ -28,7 +31,7 @@ export const command: Command = {
       process.stderr.write(`fulcrum demo: ${(err as Error).message} (FULCRUM_E_USAGE)\n`);
       return 2;
     }
-    const file = values.config ?? DEMO_CONFIG;
+    const file = values.config ?? values.demo ?? DEMO_CONFIG;
     const result = await loadConfigFile(file);
     if (!result.ok) {
       process.stderr.write(`${file}: invalid configuration (${result.code ?? 'FULCRUM_E_CONFIG_INVALID'})\n${formatProblems(result.problems)}\n`);

@@ -1,0 +1,77 @@
+// The embedded demo (`npm start` = `fulcrum demo`): three demo backends (fast, slow, flaky) behind
+// Fulcrum, URLs printed, Ctrl-C (SIGINT) stops everything and exits 0. Runs demo.yaml's shape on free
+// ports (`--demo FILE`) instead of the fixed 8080/9090 so the test cannot collide with anything.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.once('connect', () => { c.destroy(); resolve(false); });
+    c.once('error', () => resolve(true));
+  });
+}
+
+test('demo: backends fast/slow/flaky behind Fulcrum; SIGINT stops everything with exit 0', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-demo-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  let yaml = readFileSync(join(root, 'examples/demo.yaml'), 'utf8')
+    .replace('listen: 127.0.0.1:9090', 'listen: 127.0.0.1:0')
+    .replace('listen: 127.0.0.1:8080', 'listen: 127.0.0.1:0');
+  for (let i = 0; i < 3; i++) yaml = yaml.replaceAll(`127.0.0.1:910${i + 1}`, `127.0.0.1:${ports[i]}`);
+  const file = join(dir, 'demo.yaml');
+  writeFileSync(file, yaml);
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--demo', file, '--fail-rate', '1', '--slow-ms', '20'], {
+    cwd: root, env: { ...process.env, FULCRUM_LOG_LEVEL: 'silent' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c; });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    for (let i = 0; i < 100 && !out.includes('Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /demo backend fast http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(out, /curl -i http:\/\//);
+    const port = Number(/listener web http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    const admin = Number(/admin http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+    assert.ok(port > 0 && admin > 0, out);
+    const kinds = new Map<string, number[]>();
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/hello/${i}`);
+      const kind = res.headers.get('x-demo-backend') ?? '?';
+      await res.text();
+      kinds.set(kind, [...(kinds.get(kind) ?? []), res.status]);
+    }
+    assert.deepEqual([...kinds.keys()].sort(), ['fast', 'flaky', 'slow']);
+    assert.ok(kinds.get('flaky')!.every((s) => s === 500), 'flaky fails with --fail-rate 1');
+    assert.ok(kinds.get('fast')!.every((s) => s === 200) && kinds.get('slow')!.every((s) => s === 200));
+    const pools = await (await fetch(`http://127.0.0.1:${admin}/api/v1/pools`)).json() as { pools: { name: string; endpoints: { requests: number; errors: number }[] }[] };
+    const demo = pools.pools.find((p) => p.name === 'demo')!;
+    assert.equal(demo.endpoints.reduce((a, e) => a + e.requests, 0), 30);
+    assert.equal(demo.endpoints[2].errors, kinds.get('flaky')!.length);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    for (const p of [port, ...ports]) assert.ok(await refused(p), `port ${p} still open after Ctrl-C`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
