@@ -1,63 +1,89 @@
 /**
  * Prometheus metrics via prom-client (Prometheus exposition format). Label sets are bounded by the
- * config (listener, route, pool, endpoint address, status code). prom-client children are resolved
- * once per (route, endpoint, code) and cached, so a request costs two increments, no label hashing.
- * Gauges read the live load counters at scrape time instead of being updated per request.
+ * config (listener, route, pool, endpoint address, status code). Request counts and durations are
+ * kept in plain per-series objects (RequestSeries) cached by the listener, so a request costs no label
+ * hashing; prom-client renders them at scrape time. Gauges read the live load counters at scrape time instead of being updated per request.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolRuntime } from '../runtime/pool.ts';
 
 /** Duration buckets in seconds (1 ms … 30 s). */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-interface CounterChild { inc(v?: number): void }
-interface HistogramChild { observe(v: number): void }
+/**
+ * The request counter and duration histogram of one (listener, route, pool, endpoint). Hand-kept
+ * counts instead of prom-client children: a request costs a Map update and a bucket increment, and
+ * prom-client renders them at scrape time through a custom metric (`RequestSeriesMetric`).
+ */
+export class RequestSeries {
+  readonly labels: { listener: string; route: string; pool: string; endpoint: string };
+  readonly codes = new Map<number, number>();
+  /** Non-cumulative bucket counts; the last slot is +Inf. */
+  readonly buckets = new Float64Array(DURATION_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
 
-/** Cached prom-client children for one (listener, route, pool, endpoint). */
-export class SeriesCache {
-  private readonly labels: { listener: string; route: string; pool: string; endpoint: string };
-  private readonly metrics: Metrics;
-  private hist: HistogramChild | null = null;
-  private readonly codes = new Map<number, CounterChild>();
-
-  constructor(metrics: Metrics, listener: string, route: string, pool: string, endpoint: string) {
-    this.metrics = metrics;
+  constructor(listener: string, route: string, pool: string, endpoint: string) {
     this.labels = { listener, route, pool, endpoint };
   }
 
   record(status: number, seconds: number): void {
-    let c = this.codes.get(status);
-    if (c === undefined) {
-      c = this.metrics.requests.labels({ ...this.labels, code: String(status) });
-      this.codes.set(status, c);
-    }
-    c.inc();
-    (this.hist ??= this.metrics.duration.labels(this.labels)).observe(seconds);
+    const codes = this.codes;
+    codes.set(status, (codes.get(status) ?? 0) + 1);
+    let i = 0;
+    const n = DURATION_BUCKETS.length;
+    while (i < n && seconds > DURATION_BUCKETS[i]) i++;
+    this.buckets[i]++;
+    this.sum += seconds;
+    this.count++;
   }
 }
 
+type MetricValue = { value: number; labels: Record<string, string | number>; metricName?: string };
+
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'listener' | 'route' | 'pool' | 'endpoint' | 'code'>;
-  readonly duration: Histogram<'listener' | 'route' | 'pool' | 'endpoint'>;
+  /** Every request series ever recorded, by label key (kept across reloads: counters never reset). */
+  private readonly series = new Map<string, RequestSeries>();
   readonly protocolErrors: Counter<'listener' | 'code'>;
   private pools: () => Iterable<PoolRuntime> = () => [];
 
   constructor() {
     const registers = [this.registry];
-    this.requests = new Counter({
+    const all = this.series;
+    this.registry.registerMetric({
       name: 'fulcrum_requests_total',
-      help: 'HTTP requests completed, by listener, route, pool, endpoint and status code (499: client went away).',
-      labelNames: ['listener', 'route', 'pool', 'endpoint', 'code'],
-      registers,
-    });
-    this.duration = new Histogram({
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const ser of all.values()) {
+          for (const [code, n] of ser.codes) values.push({ value: n, labels: { ...ser.labels, code } });
+        }
+        return {
+          name: 'fulcrum_requests_total', type: 'counter', aggregator: 'sum', values,
+          help: 'HTTP requests completed, by listener, route, pool, endpoint and status code (499: client went away).',
+        };
+      },
+    } as never);
+    this.registry.registerMetric({
       name: 'fulcrum_request_duration_seconds',
-      help: 'Time from the request head to the end of the response, in seconds.',
-      labelNames: ['listener', 'route', 'pool', 'endpoint'],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const ser of all.values()) {
+          let cum = 0;
+          for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+            cum += ser.buckets[i];
+            values.push({ value: cum, labels: { ...ser.labels, le: DURATION_BUCKETS[i] }, metricName: 'fulcrum_request_duration_seconds_bucket' });
+          }
+          values.push({ value: ser.count, labels: { ...ser.labels, le: '+Inf' }, metricName: 'fulcrum_request_duration_seconds_bucket' });
+          values.push({ value: ser.sum, labels: ser.labels, metricName: 'fulcrum_request_duration_seconds_sum' });
+          values.push({ value: ser.count, labels: ser.labels, metricName: 'fulcrum_request_duration_seconds_count' });
+        }
+        return {
+          name: 'fulcrum_request_duration_seconds', type: 'histogram', aggregator: 'sum', values,
+          help: 'Time from the request head to the end of the response, in seconds.',
+        };
+      },
+    } as never);
     this.protocolErrors = new Counter({
       name: 'fulcrum_http_protocol_errors_total',
       help: 'Client connections closed for a protocol error (bad request, limits, header timeout), by code.',
@@ -93,6 +119,17 @@ export class Metrics {
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'fulcrum_' });
+  }
+
+  /** The series for these labels (created on first use; callers cache it). */
+  seriesFor(listener: string, route: string, pool: string, endpoint: string): RequestSeries {
+    const key = listener + '\0' + route + '\0' + pool + '\0' + endpoint;
+    let s = this.series.get(key);
+    if (s === undefined) {
+      s = new RequestSeries(listener, route, pool, endpoint);
+      this.series.set(key, s);
+    }
+    return s;
   }
 
   /** Tells the gauges where the live pools are (the runtime swaps snapshots). */

@@ -10,7 +10,7 @@ import type { HeadLimits } from './parser.ts';
 import { trustMatcher } from './forwarded.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
-import { SeriesCache, type Metrics } from '../../admin/metrics.ts';
+import type { Metrics, RequestSeries } from '../../admin/metrics.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { splitHostPort } from '../../runtime/pool.ts';
 
@@ -25,7 +25,7 @@ export class HttpListener implements ListenerRuntime {
   readonly server: Server;
   private readonly metrics: Metrics;
   /** route → endpoint → cached metric children (endpoint null: answered by Fulcrum itself). */
-  private series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, SeriesCache>>();
+  private series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, RequestSeries>>();
   private onIdle: (() => void) | null = null;
 
   constructor(config: ListenerConfig, snapshot: ListenerSnapshot, metrics: Metrics) {
@@ -72,7 +72,7 @@ export class HttpListener implements ListenerRuntime {
     const key = ep ?? pool;
     let s = byEp.get(key);
     if (s === undefined) {
-      s = new SeriesCache(this.metrics, this.config.name, route?.name ?? '', pool?.name ?? '', ep?.address ?? '');
+      s = this.metrics.seriesFor(this.config.name, route?.name ?? '', pool?.name ?? '', ep?.address ?? '');
       byEp.set(key, s);
     }
     s.record(status, ms / 1000);
