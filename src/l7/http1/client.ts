@@ -32,6 +32,9 @@ const BODY_LENGTH = 1;
 const BODY_CHUNKED = 2;
 const BODY_CLOSE = 3; // response only: delimited by upstream close
 
+/** How long a closed connection waits for the client's FIN before it is destroyed (ms). */
+const LINGER_MS = 2000;
+
 /** Request bytes buffered before the upstream is ready (or pipelined) before reading pauses. */
 const MAX_PENDING = 64 * 1024;
 
@@ -103,15 +106,18 @@ export class ClientConn implements UpstreamOwner {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === ST_HEAD) this.feedHead(chunk);
+    else if (this.state === ST_CLOSED) return; // lingering close: input is discarded
     else if (!this.reqDone) this.feedBody(chunk, 0, chunk.length);
     else this.stash(chunk, 0, chunk.length);
   };
 
   private readonly onEnd = (): void => {
     this.clientEnded = true;
-    if (this.state === ST_HEAD) {
+    if (this.state === ST_CLOSED) {
+      this.socket.destroy(); // both sides done
+    } else if (this.state === ST_HEAD) {
       if (this.buf !== null) this.fail(400, 'FULCRUM_E_BAD_REQUEST', false);
-      else this.socket.end();
+      else this.closeConn();
     } else if (!this.reqDone) {
       this.abort(); // request body cut short
     }
@@ -184,7 +190,7 @@ export class ClientConn implements UpstreamOwner {
     this.startedAt = performance.now();
     this.requestDeadline = listener.config.timeouts.request > 0 ? now + listener.config.timeouts.request : 0;
     this.deadline = 0;
-    this.keepAlive = head.keepAlive && !listener.draining && !this.clientEnded;
+    this.keepAlive = head.keepAlive && !listener.draining;
     this.status = 0;
     this.resp = null;
     this.respBuf = null;
@@ -270,8 +276,9 @@ export class ClientConn implements UpstreamOwner {
     }
     this.respondError(status, code);
     this.finishStats(status);
+    // Bytes after a body-less request are the next pipelined requests: keep them for endExchange.
+    if (this.keepAlive && this.reqDone && bodyStart < end) this.stash(buf, bodyStart, end);
     this.endExchange();
-    if (this.keepAlive && bodyStart < end && this.state === ST_HEAD) this.stash(buf, bodyStart, end);
   }
 
   // ---------------------------------------------------------------- request body
@@ -429,7 +436,7 @@ export class ClientConn implements UpstreamOwner {
     const req = this.req as RequestHead;
     // A response that arrives before the request body finished: answer, then close (the rest of
     // the request body cannot be reused on this connection).
-    if (!this.reqDone || this.clientEnded || this.listener.draining) this.keepAlive = false;
+    if (!this.reqDone || this.listener.draining) this.keepAlive = false;
     let framing = FRAME_NONE;
     if (head.noBody) {
       this.respMode = BODY_NONE;
@@ -581,7 +588,10 @@ export class ClientConn implements UpstreamOwner {
 
   /** Called by the sweeper when `deadline` or `requestDeadline` has passed. */
   onDeadline(now: number): void {
-    if (this.state === ST_CLOSED) return;
+    if (this.state === ST_CLOSED) {
+      if (this.deadline !== 0 && now >= this.deadline) this.socket.destroy(); // linger over
+      return;
+    }
     if (this.requestDeadline !== 0 && now >= this.requestDeadline && this.state !== ST_HEAD) {
       if (this.resp === null) this.upstreamFailed(504, 'FULCRUM_E_REQUEST_TIMEOUT');
       else this.abort();
@@ -629,8 +639,8 @@ export class ClientConn implements UpstreamOwner {
     this.state = ST_CLOSED;
     this.deadline = 0;
     this.buf = null;
-    this.socket.end(errorResponse(s, code, false), 'latin1');
-    this.socket.destroySoon();
+    this.socket.write(errorResponse(s, code, false), 'latin1');
+    this.closeConn();
   }
 
   /** Something broke mid-stream: cut both sides. */
@@ -674,9 +684,8 @@ export class ClientConn implements UpstreamOwner {
     this.endpoint = null;
     this.requestDeadline = 0;
     if (this.state === ST_CLOSED) return;
-    if (!this.keepAlive || this.closing) {
-      this.state = ST_CLOSED;
-      this.socket.end();
+    if (!this.keepAlive || this.closing || (this.clientEnded && (this.buf === null || this.buf.length === 0))) {
+      this.closeConn();
       return;
     }
     this.state = ST_HEAD;
@@ -692,13 +701,25 @@ export class ClientConn implements UpstreamOwner {
     }
   }
 
+  /**
+   * Closes our side after what was written, then waits up to LINGER_MS for the client to close its
+   * side (reading and discarding input, so a client still sending does not get a reset that would
+   * destroy the response in flight — a lingering close), then destroys the socket.
+   */
+  private closeConn(): void {
+    this.state = ST_CLOSED;
+    this.buf = null;
+    this.requestDeadline = 0;
+    this.deadline = Date.now() + LINGER_MS;
+    this.resumeClient();
+    this.socket.end();
+    if (this.clientEnded) this.socket.destroySoon();
+  }
+
   /** Graceful shutdown: close now if idle, else after the current exchange. */
   shutdown(): void {
     this.closing = true;
-    if (this.state === ST_HEAD && this.buf === null) {
-      this.state = ST_CLOSED;
-      this.socket.end();
-    }
+    if (this.state === ST_HEAD && this.buf === null) this.closeConn();
   }
 
   get idle(): boolean {

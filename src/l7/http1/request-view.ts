@@ -55,24 +55,31 @@ export class RequestViewImpl implements RequestView {
     return hash < 0 ? t.slice(q + 1) : t.slice(q + 1, hash);
   }
 
-  header(lowerName: string): string | undefined {
+  header(lowerName: string, nth = 0): string | undefined {
     const h = this.head as RequestHead;
     const names = h.names;
     for (let i = 0; i < names.length; i++) {
       const n = names[i];
-      if (n.length === lowerName.length && n.toLowerCase() === lowerName) return h.values[i];
+      if (n.length === lowerName.length && n.toLowerCase() === lowerName && nth-- === 0) return h.values[i];
     }
     return undefined;
   }
 
-  cookie(name: string): string | undefined {
+  cookie(name: string, nth = 0): string | undefined {
     const h = this.head as RequestHead;
     const names = h.names;
     for (let i = 0; i < names.length; i++) {
       const n = names[i];
       if (n.length === 6 && n.toLowerCase() === 'cookie') {
-        const v = findCookie(h.values[i], name);
-        if (v !== undefined) return v;
+        // Occurrences in this Cookie field, then later ones.
+        for (let k = 0; k <= nth; k++) {
+          const v = findCookie(h.values[i], name, k);
+          if (v === undefined) {
+            nth -= k;
+            break;
+          }
+          if (k === nth) return v;
+        }
       }
     }
     return undefined;

@@ -132,13 +132,33 @@ function valueTest(m: CompiledValueMatch, v: string | undefined): boolean {
   return m.re === null || m.re.test(v);
 }
 
+/** Occurrences of one name looked at, at most (the parser caps a head at 100 fields by default). */
+const MAX_OCCURRENCES = 1000;
+
+/**
+ * Any-occurrence test: a repeated header or cookie satisfies the condition when one of its
+ * occurrences does (absence conditions: when there is none at all).
+ */
+function anyOccurrence(m: CompiledValueMatch, req: RequestView, cookie: boolean): boolean {
+  const first = cookie ? req.cookie(m.name, 0) : req.header(m.name, 0);
+  if (first === undefined) return !m.present;
+  if (!m.present) return false;
+  if (valueTest(m, first)) return true;
+  for (let i = 1; i < MAX_OCCURRENCES; i++) {
+    const v = cookie ? req.cookie(m.name, i) : req.header(m.name, i);
+    if (v === undefined) return false;
+    if (valueTest(m, v)) return true;
+  }
+  return false;
+}
+
 export class HeaderCondition implements Condition {
   private readonly m: CompiledValueMatch;
   constructor(m: CompiledValueMatch) {
     this.m = m;
   }
   test(req: RequestView): boolean {
-    return valueTest(this.m, req.header(this.m.name));
+    return anyOccurrence(this.m, req, false);
   }
   why(req: RequestView): string {
     return valueWhy('header', this.m, req.header(this.m.name));
@@ -151,7 +171,7 @@ export class CookieCondition implements Condition {
     this.m = m;
   }
   test(req: RequestView): boolean {
-    return valueTest(this.m, req.cookie(this.m.name));
+    return anyOccurrence(this.m, req, true);
   }
   why(req: RequestView): string {
     return valueWhy('cookie', this.m, req.cookie(this.m.name));
@@ -167,12 +187,17 @@ export class QueryCondition implements Condition {
   test(req: RequestView): boolean {
     const m = this.m;
     const query = req.query;
-    const start = queryValueStart(query, m.name);
+    let start = queryValueStart(query, m.name);
     if (start === -1) return !m.present;
     if (!m.present) return false;
-    const end = queryValueEnd(query, start);
-    if (m.exact !== undefined && (end - start !== m.exact.length || !query.startsWith(m.exact, start))) return false;
-    return m.re === null || m.re.test(query.slice(start, end));
+    // Any occurrence of a repeated parameter may satisfy the condition.
+    for (let i = 0; i < MAX_OCCURRENCES && start !== -1; i++) {
+      const end = queryValueEnd(query, start);
+      const exactOk = m.exact === undefined || (end - start === m.exact.length && query.startsWith(m.exact, start));
+      if (exactOk && (m.re === null || m.re.test(query.slice(start, end)))) return true;
+      start = end >= query.length ? -1 : queryValueStart(query, m.name, end + 1);
+    }
+    return false;
   }
   why(req: RequestView): string {
     const query = req.query;

@@ -1,9 +1,9 @@
 /**
  * Raw query-parameter and cookie lookup without decoding, shared by the router and hash-key
- * extraction. Query: split on '&', name '=' value, first occurrence wins, a parameter without '='
+ * extraction. Query: split on '&', name '=' value (`from` finds later occurrences), a parameter without '='
  * has value '' — the raw bytes as received, like nginx's $arg_NAME (but names are case-sensitive).
  * Cookie: RFC 6265 §5.4 / §4.2.1 `cookie-string`, parsed leniently as servers do: split on ';',
- * trim spaces and tabs, name up to the first '=', first occurrence wins.
+ * trim spaces and tabs, name up to the first '=' (`nth` picks a later occurrence).
  * Hand-written: the hot path needs lookups that allocate nothing but the returned value.
  */
 
@@ -11,10 +11,10 @@
  * Offset in `query` where the value of parameter `name` starts, or -1 when absent. The value runs to
  * the next '&' (see `queryValueEnd`). `name` must not be empty.
  */
-export function queryValueStart(query: string, name: string): number {
+export function queryValueStart(query: string, name: string, from = 0): number {
   const n = query.length;
   const len = name.length;
-  let pos = 0;
+  let pos = from;
   while (pos <= n) {
     let end = query.indexOf('&', pos);
     if (end === -1) end = n;
@@ -48,7 +48,7 @@ function isOws(c: number): boolean {
  * The value of cookie `name` in a Cookie header value (several Cookie fields joined with '; '), or
  * undefined. A pair without '=' is a cookie of that name with value ''. Quotes are kept as sent.
  */
-export function findCookie(header: string, name: string): string | undefined {
+export function findCookie(header: string, name: string, nth = 0): string | undefined {
   const n = header.length;
   let pos = 0;
   while (pos < n) {
@@ -60,7 +60,7 @@ export function findCookie(header: string, name: string): string | undefined {
     if (eq === -1 || eq > end) eq = end;
     let ne = eq;
     while (ne > s && isOws(header.charCodeAt(ne - 1))) ne--;
-    if (ne - s === name.length && header.startsWith(name, s)) {
+    if (ne - s === name.length && header.startsWith(name, s) && nth-- === 0) {
       if (eq === end) return '';
       let vs = eq + 1;
       let ve = end;

@@ -21,8 +21,8 @@ function view(r: Req): RequestView {
     host: r.host ?? '',
     path: r.path ?? '/',
     query: r.query ?? '',
-    header: (n) => (Object.hasOwn(headers, n) ? headers[n] : undefined),
-    cookie: (n) => (r.cookie === undefined ? undefined : findCookie(r.cookie, n)),
+    header: (n, nth = 0) => (nth === 0 && Object.hasOwn(headers, n) ? headers[n] : undefined),
+    cookie: (n, nth = 0) => (r.cookie === undefined ? undefined : findCookie(r.cookie, n, nth)),
   };
 }
 
@@ -81,10 +81,11 @@ test('headers: present, absent, exact, regex; names lowercased', () => {
   assert.equal(matches({ headers: [{ name: 'x-missing', regex: '.*' }] }, h), false);
 });
 
-test('query: raw values, first occurrence, no "=" means empty value', () => {
+test('query: raw values, any occurrence of a repeated name, no "=" means empty value', () => {
   const r = { query: 'a=1&b=%20x&flag&a=2&c=' };
   assert.equal(matches({ query: [{ name: 'a', exact: '1' }] }, r), true);
-  assert.equal(matches({ query: [{ name: 'a', exact: '2' }] }, r), false);
+  assert.equal(matches({ query: [{ name: 'a', exact: '2' }] }, r), true, 'the second occurrence matches');
+  assert.equal(matches({ query: [{ name: 'a', exact: '3' }] }, r), false);
   assert.equal(matches({ query: [{ name: 'b', exact: '%20x' }] }, r), true);
   assert.equal(matches({ query: [{ name: 'b', exact: ' x' }] }, r), false);
   assert.equal(matches({ query: [{ name: 'flag', present: true }] }, r), true);
@@ -94,20 +95,22 @@ test('query: raw values, first occurrence, no "=" means empty value', () => {
   assert.equal(matches({ query: [{ name: 'A' }] }, r), false, 'names are case-sensitive');
   assert.equal(matches({ query: [{ name: 'd', present: false }] }, r), true);
   assert.equal(matches({ query: [{ name: 'b', regex: '^%20' }] }, r), true);
-  assert.equal(matches({ query: [{ name: 'a', regex: '^[2-9]$' }] }, r), false);
+  assert.equal(matches({ query: [{ name: 'a', regex: '^[2-9]$' }] }, r), true);
+  assert.equal(matches({ query: [{ name: 'a', regex: '^[3-9]$' }] }, r), false);
   assert.equal(matches({ query: [{ name: 'a' }] }, { query: '' }), false);
   assert.equal(queryParam('x=1&&y', 'y'), '');
   assert.equal(queryParam('x=1=2', 'x'), '1=2');
 });
 
-test('cookies: RFC 6265 pairs, trimmed, first wins', () => {
+test('cookies: RFC 6265 pairs, trimmed, any occurrence of a repeated name', () => {
   const c = { cookie: 'sid=abc; theme = dark ;flag; sid=later; q="quoted"' };
   assert.equal(matches({ cookies: [{ name: 'sid', exact: 'abc' }] }, c), true);
   assert.equal(matches({ cookies: [{ name: 'theme', exact: 'dark' }] }, c), true);
   assert.equal(matches({ cookies: [{ name: 'flag', exact: '' }] }, c), true);
   assert.equal(matches({ cookies: [{ name: 'q', exact: '"quoted"' }] }, c), true);
   assert.equal(matches({ cookies: [{ name: 'si' }] }, c), false);
-  assert.equal(matches({ cookies: [{ name: 'sid', regex: 'later' }] }, c), false);
+  assert.equal(matches({ cookies: [{ name: 'sid', regex: 'later' }] }, c), true, 'the second sid matches');
+  assert.equal(matches({ cookies: [{ name: 'sid', regex: 'never' }] }, c), false);
   assert.equal(matches({ cookies: [{ name: 'sid' }] }, {}), false);
   assert.equal(matches({ cookies: [{ name: 'sid', present: false }] }, {}), true);
 });
@@ -193,21 +196,29 @@ test('bad routes are refused with every problem listed by path', () => {
 
 // ---- property: match() agrees with a slow, obviously-correct reference ----
 
-function refQuery(query: string, name: string): string | undefined {
+function refQuery(query: string, name: string): string[] {
+  const out: string[] = [];
   for (const seg of query.split('&')) {
     const i = seg.indexOf('=');
-    if ((i < 0 ? seg : seg.slice(0, i)) === name) return i < 0 ? '' : seg.slice(i + 1);
+    if ((i < 0 ? seg : seg.slice(0, i)) === name) out.push(i < 0 ? '' : seg.slice(i + 1));
   }
-  return undefined;
+  return out;
 }
 
-function refCookie(header: string | undefined, name: string): string | undefined {
-  if (header === undefined) return undefined;
+function refCookie(header: string | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (header === undefined) return out;
   for (const part of header.split(';')) {
     const i = part.indexOf('=');
-    if ((i < 0 ? part : part.slice(0, i)).trim() === name) return i < 0 ? '' : part.slice(i + 1).trim();
+    if ((i < 0 ? part : part.slice(0, i)).trim() === name) out.push(i < 0 ? '' : part.slice(i + 1).trim());
   }
-  return undefined;
+  return out;
+}
+
+/** Any-occurrence semantics: a repeated name satisfies the condition when one occurrence does. */
+function refAny(m: ValueMatch, vs: string[]): boolean {
+  if (m.present === false) return vs.length === 0;
+  return vs.some((v) => refValue(m, v));
 }
 
 function refValue(m: ValueMatch, v: string | undefined): boolean {
@@ -234,8 +245,8 @@ function refMatch(spec: RouteSpec, r: Req): boolean {
   if (m.path?.regex !== undefined && !new RegExp(m.path.regex).test(v.path)) return false;
   if (m.method && !m.method.includes(v.method)) return false;
   if (m.headers && !m.headers.every((h) => refValue(h, r.headers?.[h.name.toLowerCase()]))) return false;
-  if (m.query && !m.query.every((q) => refValue(q, refQuery(v.query, q.name)))) return false;
-  if (m.cookies && !m.cookies.every((c) => refValue(c, refCookie(r.cookie, c.name)))) return false;
+  if (m.query && !m.query.every((q) => refAny(q, refQuery(v.query, q.name)))) return false;
+  if (m.cookies && !m.cookies.every((c) => refAny(c, refCookie(r.cookie, c.name)))) return false;
   return true;
 }
 

@@ -60,10 +60,10 @@ export interface RequestView {
   readonly path: string;
   /** Raw text after '?' ('' if none), without any '#' fragment. */
   readonly query: string;
-  /** First value of that header, or undefined. */
-  header(lowerName: string): string | undefined;
-  /** Value of that cookie from the Cookie header(s), or undefined (see `findCookie`). */
-  cookie(name: string): string | undefined;
+  /** Value of the `nth` (default 0: first) occurrence of that header, or undefined. */
+  header(lowerName: string, nth?: number): string | undefined;
+  /** Value of the `nth` (default 0) occurrence of that cookie in the Cookie header(s), or undefined (see `findCookie`). */
+  cookie(name: string, nth?: number): string | undefined;
 }
 
 export interface CompiledRoute {
