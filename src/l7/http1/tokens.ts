@@ -146,7 +146,8 @@ class FieldFacts {
   cl = -1;
   te = 0;
   hostCount = 0;
-  host: string | null = null;
+  /** Index of the (last) Host field line. */
+  hostIdx = -1;
   conn: string[] | null = null;
   connFlags = 0;
   upgradeField = false;
@@ -155,7 +156,7 @@ class FieldFacts {
     this.cl = -1;
     this.te = 0;
     this.hostCount = 0;
-    this.host = null;
+    this.hostIdx = -1;
     this.conn = null;
     this.connFlags = 0;
     this.upgradeField = false;
@@ -266,4 +267,41 @@ export function fieldSemantics(id: number, buf: Buffer, a: number, b: number, re
     case FID_EXPECT: if (b - a === 12 && eqLower(buf, a, V_100_CONTINUE)) F.expectContinue = true; break;
     default: break;
   }
+}
+
+// ---- Word-at-a-time scan of field values ----
+// A field value is usually the bulk of a head (User-Agent, Accept, Cookie). Testing four bytes per
+// step with the "has a byte less than n" bit trick (any byte < 0x20, or == 0x7F) is ~1.5× faster
+// than one table lookup per byte; a flagged word (CR, HTAB, CTL, DEL) falls back to the table.
+let wordsOf: ArrayBufferLike | null = null;
+let words: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+/**
+ * First offset in [pos, lim) whose byte is not field-vchar / SP / HTAB (FIELD[c] === 0), or lim.
+ */
+export function fieldValueEnd(buf: Buffer, pos: number, lim: number): number {
+  if (lim - pos >= 32) {
+    const ab = buf.buffer;
+    if (ab !== wordsOf) {
+      wordsOf = ab;
+      words = new Int32Array(ab, 0, ab.byteLength >>> 2);
+    }
+    const base = buf.byteOffset;
+    while (((base + pos) & 3) !== 0) {
+      if (FIELD[buf[pos]] === 0) return pos;
+      pos++;
+    }
+    const w32 = words;
+    let w = (base + pos) >>> 2;
+    const we = (base + lim) >>> 2;
+    while (w < we) {
+      const x = w32[w];
+      const y = x ^ 0x7f7f7f7f;
+      if (((((x - 0x20202020) | 0) & ~x) | (((y - 0x01010101) | 0) & ~y)) & 0x80808080) break;
+      w++;
+    }
+    pos = (w << 2) - base;
+  }
+  while (pos < lim && FIELD[buf[pos]] !== 0) pos++;
+  return pos;
 }
