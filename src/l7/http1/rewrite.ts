@@ -40,6 +40,17 @@ export interface UpstreamHeadInput {
   endpointAddress: string;
 }
 
+/**
+ * Lengths of every field name the builders treat specially; a name of another length (with no
+ * Connection tokens to honour) is copied without being lowercased — most fields of a request.
+ */
+const SPECIAL_LENGTH = new Uint8Array(64);
+for (const n of [...DROP_ALWAYS, ...FORWARDING, 'via']) SPECIAL_LENGTH[n.length] = 1;
+
+function isPlain(name: string, tokens: readonly string[] | null): boolean {
+  return tokens === null && name.length < 64 && SPECIAL_LENGTH[name.length] === 0;
+}
+
 function isDropped(lower: string, tokens: readonly string[] | null): boolean {
   if (DROP_ALWAYS.has(lower)) return true;
   return tokens !== null && tokens.includes(lower);
@@ -58,6 +69,10 @@ export function buildUpstreamHead(r: UpstreamHeadInput): string {
   const tokens = r.connectionTokens;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
+    if (isPlain(name, tokens)) {
+      head += name + ': ' + values[i] + '\r\n';
+      continue;
+    }
     const lower = name.toLowerCase();
     if (isDropped(lower, tokens)) continue;
     if (r.xForwarded && FORWARDING.has(lower)) {
@@ -121,6 +136,10 @@ export function buildClientHead(r: ClientHeadInput): string {
   let via: string | null = null;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
+    if (isPlain(name, tokens)) {
+      head += name + ': ' + values[i] + '\r\n';
+      continue;
+    }
     const lower = name.toLowerCase();
     if (isDropped(lower, tokens)) continue;
     if (r.via && lower === 'via') {
