@@ -82,7 +82,7 @@ export class ClientConn implements UpstreamOwner {
   private respMode = BODY_NONE;
   private respFraming = FRAME_NONE;
   private respRemaining = 0;
-  private readonly respScanner = new ChunkedScanner();
+  private readonly respScanner = new ChunkedScanner(true);
   private dechunker: Dechunker | null = null;
   private status = 0;
 
