@@ -46,7 +46,7 @@ test('a minimal config gets every default', () => {
       routes: [{ name: 'route-0', match: {}, targets: [{ pool: 'api', weight: 1 }] }],
     }],
     pools: [{
-      name: 'api', algorithm: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1 }],
+      name: 'api', algorithm: 'round-robin', hashKeyMissing: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1 }],
       timeouts: { connect: 5000, response: 60000 }, keepAlive: { idleTimeout: 4000, maxIdle: 64 },
     }],
   });
@@ -54,7 +54,7 @@ test('a minimal config gets every default', () => {
 
 test('match and split are normalized', () => {
   const c = base();
-  c.pools.push({ name: 'canary', servers: [{ address: '[::1]:3002' }], hashKey: 'header:X-User' });
+  c.pools.push({ name: 'canary', algorithm: 'ip-hash', servers: [{ address: '[::1]:3002' }], hashKey: 'header:X-User' });
   c.listeners[0].routes = [
     {
       name: 'api', pool: 'api',
@@ -220,14 +220,34 @@ test('regex, CIDR, hashKey, weights, algorithm, empty pool, match groups', () =>
   expectOne(b, 'listeners[0].trustedProxies[4]', /expected an IPv4\/IPv6 address or CIDR block.*got "10\.0\.0\.0\/33"/);
   for (const bad of ['header', 'header:', 'ip', 'cookie:a b', 'query:']) {
     const h = base();
+    h.pools[0].algorithm = 'ip-hash';
     h.pools[0].hashKey = bad;
     expectOne(h, 'pools[0].hashKey', /expected a hash key/);
   }
   for (const good of ['source-ip', 'header:X-Id', 'cookie:sid', 'query:u', 'path', 'uri']) {
     const h = base();
+    h.pools[0].algorithm = 'ip-hash';
     h.pools[0].hashKey = good;
     assert.ok(validateConfig(h).ok, good);
   }
+  // hashKey and the algorithm's kind must agree; option sections must fit the algorithm.
+  const hk = base();
+  hk.pools[0].hashKey = 'path';
+  expectOne(hk, 'pools[0].hashKey', /^algorithm "round-robin" does not hash a key/);
+  const nk = base();
+  nk.pools[0].algorithm = 'ip-hash';
+  expectOne(nk, 'pools[0].hashKey', /^algorithm "ip-hash" hashes a key: expected hashKey/);
+  const bl = base();
+  bl.pools[0].boundedLoad = { factor: 1.25 };
+  expectOne(bl, 'pools[0].boundedLoad', /^boundedLoad applies to hashing algorithms only/);
+  const ss = base();
+  ss.pools[0].algorithm = 'ip-hash';
+  ss.pools[0].hashKey = 'path';
+  ss.pools[0].slowStart = { window: '10s' };
+  expectOne(ss, 'pools[0].slowStart', /^slowStart applies to weighted algorithms only, not "ip-hash"/);
+  const mg = base();
+  mg.pools[0].maglev = { tableSize: 65537 };
+  expectOne(mg, 'pools[0].maglev', /^section "maglev" does not apply to algorithm "round-robin"/);
   const w = base();
   w.pools[0].servers[0].weight = -1;
   expectOne(w, 'pools[0].servers[0].weight', /^expected a number >= 0, got -1$/);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { getAlgorithm, algorithmNames } from './index.ts';
 import { LoadCounters } from './load.ts';
+import { Weights } from './types.ts';
 import type { Balancer, EndpointInfo, PickContext } from './types.ts';
 
 function endpoints(weights: readonly number[]): EndpointInfo[] {
@@ -12,7 +13,7 @@ function endpoints(weights: readonly number[]): EndpointInfo[] {
 function make(name: string, weights: readonly number[], load = new LoadCounters(weights.length)): Balancer {
   const f = getAlgorithm(name);
   assert.ok(f, `algorithm ${name} registered`);
-  return f.create(endpoints(weights), { load, now: () => 0, random: () => 0.5 });
+  return f.create(endpoints(weights), { load, now: () => 0, random: () => 0.5, weights: new Weights(weights) });
 }
 
 function picks(b: Balancer, n: number, ctx: PickContext = { key: undefined, excluded: null }): number[] {

@@ -5,6 +5,7 @@
 import './round-robin.ts';
 import './weighted-round-robin.ts';
 import './least-connections.ts';
+import './ip-hash.ts';
 
 export { getAlgorithm, algorithmNames, registerAlgorithm } from './registry.ts';
 export type { AlgorithmFactory, Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';

@@ -26,11 +26,35 @@ export interface PickContext {
   excluded: Uint8Array | null;
 }
 
+/**
+ * Effective weights per endpoint slot, shared by the pool and its balancer. Equal to the configured
+ * weights unless slow start (or, later, gray-failure soft drain) lowers some; `version` increases on
+ * every change so an algorithm can cache what it derives from the weights (cumulative sums, …).
+ */
+export class Weights {
+  readonly values: Float64Array;
+  version = 0;
+  constructor(weights: ArrayLike<number>) {
+    this.values = Float64Array.from(weights);
+  }
+  set(i: number, w: number): void {
+    if (this.values[i] !== w) {
+      this.values[i] = w;
+      this.version++;
+    }
+  }
+}
+
 /** Injected environment: time in milliseconds and uniform randomness in [0, 1). */
 export interface BalancerEnv {
   readonly load: LoadCounters;
   readonly now: () => number;
   readonly random: () => number;
+  /**
+   * Current effective weights by endpoint slot. Weighted algorithms (factory.weighted) read these at
+   * pick time rather than EndpointInfo.weight, so slow start ramps take effect without a rebuild.
+   */
+  readonly weights: Weights;
 }
 
 export interface Balancer {
@@ -38,9 +62,32 @@ export interface Balancer {
   pick(ctx: PickContext): number;
 }
 
+/** What a bounded-load (or other) decorator asks of each candidate a hashing balancer walks to. */
+export interface CandidateFilter {
+  accept(i: number): boolean;
+}
+
+/**
+ * A hashing balancer also exposes its walk: candidates in the order the algorithm prefers them for
+ * ctx.key (ring order, Maglev's table order, rendezvous score order), skipping excluded ones and
+ * those `filter` refuses. Bounded loads wrap any hashing balancer this way (as Envoy does).
+ */
+export interface HashingBalancer extends Balancer {
+  pickFiltered(ctx: PickContext, filter: CandidateFilter): number;
+}
+
 export interface AlgorithmFactory {
   /** kebab-case config name, e.g. `round-robin`. */
   readonly name: string;
   readonly summary: string;
-  create(endpoints: readonly EndpointInfo[], env: BalancerEnv): Balancer;
+  /** Uses the pool's hash key; create() returns a HashingBalancer; `boundedLoad` applies. */
+  readonly hashing?: boolean;
+  /** Honours weights dynamically through env.weights; `slowStart` applies. */
+  readonly weighted?: boolean;
+  /**
+   * Name of the pool config section holding this algorithm's own options (e.g. `maglev`), if any.
+   * create() then receives that section, defaults applied.
+   */
+  readonly optionsKey?: string;
+  create(endpoints: readonly EndpointInfo[], env: BalancerEnv, options?: unknown): Balancer;
 }

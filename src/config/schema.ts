@@ -206,6 +206,12 @@ const ListenerSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Pools
 
+function isPrime(n: number): boolean {
+  if (n < 2 || n % 2 === 0) return n === 2;
+  for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
+  return true;
+}
+
 const ServerSchema = z.strictObject({
   address: ServerAddress.describe('Backend address, `host:port` (IPv6 as `[::1]:3000`; host names are resolved when connecting). Unique within the pool.'),
   weight: count(1).describe('Relative weight for weighted algorithms (integer ≥ 0; 0 = never chosen, like a drained server).'),
@@ -221,10 +227,47 @@ const PoolKeepAlive = z.strictObject({
   maxIdle: count(64).describe('Maximum idle connections kept per server; 0 disables upstream keep-alive.'),
 }).describe('Upstream keep-alive connection reuse, per server.');
 
+/** Maglev's lookup table size: a prime (default 65537, the paper's). */
+const MaglevOptions = z.strictObject({
+  tableSize: z.number().int().min(3).max(16_777_259).default(65537).superRefine((n, ctx) => {
+    if (!isPrime(n)) ctx.addIssue({ code: 'custom', message: `expected a prime table size (e.g. 65537, 655373), got ${n}` });
+  }).describe('Size M of the lookup table, a prime well above 100 × the number of servers (default 65537).'),
+}).describe('Options of `maglev`.');
+
+const PeakEwmaOptions = z.strictObject({
+  decay: Duration.prefault('10s').describe('Decay time constant τ of the latency average (Finagle/Linkerd default 10 s).'),
+  prior: Duration.prefault('30ms').describe('Latency assumed for an endpoint with no measurement yet.'),
+}).describe('Options of `peak-ewma`.');
+
+const LeastTimeOptions = z.strictObject({
+  measure: z.enum(['header', 'last-byte']).default('header').describe('Response time averaged: to the response head (`header`) or to the last byte of the body (`last-byte`), as nginx\'s least_time.'),
+}).describe('Options of `least-time`.');
+
+const BoundedLoadOptions = z.strictObject({
+  factor: z.number().min(1).max(100).default(1.25).describe('No endpoint takes more than ceil(factor × average in-flight); a key that lands on a full endpoint walks on to the next candidate.'),
+}).describe('Consistent hashing with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2016) for `consistent-hash`, `maglev` and `rendezvous`.');
+
+const SlowStartOptions = z.strictObject({
+  window: Duration.prefault('30s').describe('Time over which the effective weight ramps linearly from near 0 to the configured weight.'),
+}).describe('Slow start for weighted algorithms: an endpoint that joins or recovers ramps its weight up.');
+
+/** Parsed option sections of algorithms, defaults applied (used when a pool omits the section). */
+export const ALGORITHM_OPTION_SCHEMAS = {
+  maglev: MaglevOptions,
+  peakEwma: PeakEwmaOptions,
+  leastTime: LeastTimeOptions,
+} as const;
+
 const PoolSchema = z.strictObject({
   name: Name.describe('Unique pool name (`[A-Za-z0-9_.-]+`), referenced by routes.'),
   algorithm: AlgorithmName.default('round-robin').describe('Balancing algorithm (a registered name; see docs/algorithms.md).'),
-  hashKey: HashKey.optional().describe('Key hashed by hashing algorithms: `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (path and query). Header names are lowercased.'),
+  hashKey: HashKey.optional().describe('Key hashed by hashing algorithms: `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (path and query). Header names are lowercased. Required by hashing algorithms.'),
+  hashKeyMissing: z.enum(['round-robin', 'reject']).default('round-robin').describe('When a request lacks the hash key: balance it round robin (`round-robin`, as nginx does) or answer 503 (`reject`).'),
+  boundedLoad: BoundedLoadOptions.optional(),
+  slowStart: SlowStartOptions.optional(),
+  maglev: MaglevOptions.optional(),
+  peakEwma: PeakEwmaOptions.optional(),
+  leastTime: LeastTimeOptions.optional(),
   servers: z.array(ServerSchema).min(1).describe('The backend servers (at least one).'),
   timeouts: PoolTimeouts.prefault({}),
   keepAlive: PoolKeepAlive.prefault({}),

@@ -9,6 +9,7 @@
  */
 import { formatPath, type PathSegment, type PathedProblem } from './problems.ts';
 import { isWildcardHost, parseHostPort } from './values.ts';
+import { getAlgorithm } from '../balancing/registry.ts';
 
 
 type Obj = Record<string, unknown>;
@@ -64,6 +65,7 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
 
   pools.forEach((p, pi) => {
     if (!isObj(p)) return;
+    checkAlgorithmOptions(p, pi, add);
     const seen = new Map<string, number>();
     arr(p.servers).forEach((s, si) => {
       if (!isObj(s) || typeof s.address !== 'string') return;
@@ -134,5 +136,20 @@ function checkListenCollisions(raw: Obj, listeners: unknown[], add: (s: PathSegm
     if (other !== undefined) {
       add(other.segments, `listen address ${JSON.stringify(other.text)} collides with the default admin.listen (${JSON.stringify(DEFAULT_ADMIN_LISTEN)}); move one of them`);
     }
+  }
+}
+
+/** Algorithm option sections of a pool must fit its algorithm (the registry says which do). */
+function checkAlgorithmOptions(p: Obj, pi: number, add: (segments: PathSegment[], message: string) => void): void {
+  const name = typeof p.algorithm === 'string' ? p.algorithm : 'round-robin';
+  const algo = getAlgorithm(name);
+  if (algo === undefined) return; // the schema reports the unknown name
+  const at: PathSegment[] = ['pools', pi];
+  if (algo.hashing === true && p.hashKey === undefined) add([...at, 'hashKey'], `algorithm ${JSON.stringify(name)} hashes a key: expected hashKey (source-ip, header:NAME, cookie:NAME, query:NAME, path or uri)`);
+  if (algo.hashing !== true && p.hashKey !== undefined) add([...at, 'hashKey'], `algorithm ${JSON.stringify(name)} does not hash a key; hashKey is only used by hashing algorithms`);
+  if (p.boundedLoad !== undefined && algo.hashing !== true) add([...at, 'boundedLoad'], `boundedLoad applies to hashing algorithms only (consistent-hash, maglev, rendezvous), not ${JSON.stringify(name)}`);
+  if (p.slowStart !== undefined && algo.weighted !== true) add([...at, 'slowStart'], `slowStart applies to weighted algorithms only, not ${JSON.stringify(name)}`);
+  for (const key of ['maglev', 'peakEwma', 'leastTime']) {
+    if (p[key] !== undefined && algo.optionsKey !== key) add([...at, key], `section "${key}" does not apply to algorithm ${JSON.stringify(name)}`);
   }
 }

@@ -7,7 +7,7 @@ import type { PoolConfig } from '../config/schema.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
 import { LoadCounters } from '../balancing/load.ts';
-import type { Balancer, PickContext } from '../balancing/types.ts';
+import { Weights, type Balancer, type PickContext } from '../balancing/types.ts';
 import type { UpstreamConn } from '../l7/http1/upstream.ts';
 
 export class Endpoint {
@@ -44,6 +44,8 @@ export class PoolRuntime {
   readonly config: PoolConfig;
   readonly endpoints: Endpoint[];
   readonly load: LoadCounters;
+  /** Effective weights by endpoint slot (configured weights, ramped by slow start). */
+  readonly weights: Weights;
   readonly balancer: Balancer;
   /** Reused pick context (single-threaded: no request holds it across an await). */
   private readonly ctx: PickContext = { key: undefined, excluded: null };
@@ -56,6 +58,7 @@ export class PoolRuntime {
       return new Endpoint(this, i, s.address, host, port, s.weight);
     });
     this.load = new LoadCounters(this.endpoints.length);
+    this.weights = new Weights(this.endpoints.map((e) => e.weight));
     if (prev) {
       prev.load.carryOver(prev.endpoints.map((e) => e.address), this.load, this.endpoints.map((e) => e.address));
     }
@@ -63,7 +66,7 @@ export class PoolRuntime {
     if (!factory) throw new Error(`unknown algorithm "${config.algorithm}"`);
     this.balancer = factory.create(
       this.endpoints.map((e) => ({ index: e.index, address: e.address, weight: e.weight })),
-      { load: this.load, now, random },
+      { load: this.load, now, random, weights: this.weights },
     );
   }
 

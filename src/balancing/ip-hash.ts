@@ -1,0 +1,48 @@
+/**
+ * IP hash (`ip-hash`): hash(key) mod N over the choosable endpoints — the classic, NON-consistent
+ * baseline. Removing one of N endpoints remaps about (N−1)/N of the keys (every key whose modulus
+ * changes); prefer `consistent-hash`, `maglev` or `rendezvous` when affinity must survive changes.
+ * Default key `source-ip`. Endpoints are taken with multiplicity = weight (weight 2 = two slots).
+ * An excluded endpoint's key walks to the next slot (linear probing), so a retry never re-picks it.
+ */
+import { registerAlgorithm } from './registry.ts';
+import type { CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
+import { fnv1a32, mix32 } from '../core/hash.ts';
+
+const ALWAYS: CandidateFilter = { accept: () => true };
+
+export class IpHash implements HashingBalancer {
+  /** Endpoint slot per table position (weight-many positions per endpoint). */
+  private readonly table: Int32Array;
+  private rr = 0;
+
+  constructor(endpoints: readonly EndpointInfo[]) {
+    const slots: number[] = [];
+    for (const e of endpoints) for (let w = 0; w < e.weight; w++) slots.push(e.index);
+    this.table = Int32Array.from(slots);
+  }
+
+  pick(ctx: PickContext): number {
+    return this.pickFiltered(ctx, ALWAYS);
+  }
+
+  pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
+    const t = this.table;
+    const n = t.length;
+    if (n === 0) return -1;
+    const ex = ctx.excluded;
+    const start = ctx.key === undefined ? this.rr++ % n : mix32(fnv1a32(ctx.key)) % n;
+    for (let step = 0; step < n; step++) {
+      const slot = t[(start + step) % n];
+      if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return slot;
+    }
+    return -1;
+  }
+}
+
+registerAlgorithm({
+  name: 'ip-hash',
+  summary: 'hash(key) mod N: the non-consistent baseline; removing one of N endpoints remaps ≈ (N−1)/N of keys.',
+  hashing: true,
+  create: (endpoints) => new IpHash(endpoints),
+});

@@ -1,0 +1,47 @@
+/**
+ * Hashing primitives shared by the hashing algorithms (pure, allocation-free over JS strings).
+ * Keys are hashed over their UTF-16 code units' low bytes (latin1): header values, paths and
+ * addresses arrive as latin1 strings from the HTTP parser, so this is the bytes as received.
+ */
+
+/** FNV-1a, 32 bits (Fowler–Noll–Vo). `seed` replaces the offset basis to derive independent hashes. */
+export function fnv1a32(s: string, seed = 0x811c9dc5): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i) & 0xff;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Final avalanche of MurmurHash3 (fmix32): spreads the bits of a 32-bit hash. */
+export function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** Updates a running CRC-32 (IEEE 802.3, reflected, poly 0xEDB88320) with the bytes of `s`. */
+export function crc32Update(crc: number, s: string): number {
+  let c = crc >>> 0;
+  for (let i = 0; i < s.length; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff] ^ (c >>> 8);
+  return c >>> 0;
+}
+
+/** CRC-32 (IEEE) of the latin1 bytes of `s`: init 0xFFFFFFFF, final xor 0xFFFFFFFF. */
+export function crc32(s: string): number {
+  return (crc32Update(0xffffffff, s) ^ 0xffffffff) >>> 0;
+}
