@@ -9,14 +9,17 @@ export class LoadCounters {
   readonly total: Float64Array;
   /** Failed requests per endpoint (5xx from Fulcrum's view: connect/reset/timeout/5xx). */
   readonly errors: Float64Array;
-  /** EWMA of response time in milliseconds (0 until the first response). */
+  /** EWMA of response time to the last byte, in milliseconds (0 until the first response). */
   readonly latencyEwma: Float64Array;
+  /** EWMA of time to the response head, in milliseconds (0 until the first response). */
+  readonly headerEwma: Float64Array;
 
   constructor(size: number) {
     this.inFlight = new Int32Array(size);
     this.total = new Float64Array(size);
     this.errors = new Float64Array(size);
     this.latencyEwma = new Float64Array(size);
+    this.headerEwma = new Float64Array(size);
   }
 
   get size(): number {
@@ -27,13 +30,20 @@ export class LoadCounters {
     this.inFlight[i]++;
   }
 
-  /** Ends one request on endpoint i. `ms` is the response time; alpha 0.2 for the EWMA. */
-  end(i: number, failed: boolean, ms: number): void {
+  /**
+   * Ends one request on endpoint i: `totalMs` to the last byte, `headerMs` to the response head
+   * (equal to totalMs when there was no head, e.g. a failure), `nowMs` the clock (ms). EWMAs use
+   * alpha 0.2.
+   */
+  end(i: number, failed: boolean, totalMs: number, headerMs: number = totalMs, nowMs: number = 0): void {
     this.inFlight[i]--;
     this.total[i]++;
     if (failed) this.errors[i]++;
     const prev = this.latencyEwma[i];
-    this.latencyEwma[i] = prev === 0 ? ms : prev + 0.2 * (ms - prev);
+    this.latencyEwma[i] = prev === 0 ? totalMs : prev + 0.2 * (totalMs - prev);
+    const prevH = this.headerEwma[i];
+    this.headerEwma[i] = prevH === 0 ? headerMs : prevH + 0.2 * (headerMs - prevH);
+    void nowMs;
   }
 
   /** Copies the counters of endpoints that survive a reload (by address) into a new instance. */
@@ -47,6 +57,7 @@ export class LoadCounters {
       next.total[j] = this.total[i];
       next.errors[j] = this.errors[i];
       next.latencyEwma[j] = this.latencyEwma[i];
+      next.headerEwma[j] = this.headerEwma[i];
     }
   }
 }
