@@ -3,7 +3,8 @@
  * counters and the balancer built from the immutable endpoint list. Rebuilt on config change;
  * counters and idle connections of endpoints that survive (same address) are carried over.
  */
-import type { PoolConfig } from '../config/schema.ts';
+import { ALGORITHM_OPTION_SCHEMAS, type PoolConfig } from '../config/schema.ts';
+import { compileKey, type KeyExtractor } from '../balancing/keys.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
 import { LoadCounters } from '../balancing/load.ts';
@@ -47,6 +48,10 @@ export class PoolRuntime {
   /** Effective weights by endpoint slot (configured weights, ramped by slow start). */
   readonly weights: Weights;
   readonly balancer: Balancer;
+  /** Hash-key extractor (hashing algorithms), or null. */
+  readonly key: KeyExtractor | null;
+  /** Answer 503 when the hash key is missing (`hashKeyMissing: reject`) instead of balancing round robin. */
+  readonly rejectMissingKey: boolean;
   /** Reused pick context (single-threaded: no request holds it across an await). */
   private readonly ctx: PickContext = { key: undefined, excluded: null };
 
@@ -64,9 +69,12 @@ export class PoolRuntime {
     }
     const factory = getAlgorithm(config.algorithm);
     if (!factory) throw new Error(`unknown algorithm "${config.algorithm}"`);
+    this.key = config.hashKey !== undefined ? compileKey(config.hashKey) : null;
+    this.rejectMissingKey = config.hashKeyMissing === 'reject';
     this.balancer = factory.create(
       this.endpoints.map((e) => ({ index: e.index, address: e.address, weight: e.weight })),
       { load: this.load, now, random, weights: this.weights },
+      algorithmOptions(config, factory.optionsKey),
     );
   }
 
@@ -78,4 +86,13 @@ export class PoolRuntime {
     const i = this.balancer.pick(ctx);
     return i < 0 ? null : this.endpoints[i];
   }
+}
+
+/** The pool's option section for the algorithm (defaults from the schema when the pool omits it). */
+function algorithmOptions(config: PoolConfig, key: string | undefined): unknown {
+  if (key === undefined) return undefined;
+  const given = (config as unknown as Record<string, unknown>)[key];
+  if (given !== undefined) return given;
+  const schemas = ALGORITHM_OPTION_SCHEMAS as Record<string, { parse(v: unknown): unknown }>;
+  return Object.hasOwn(schemas, key) ? schemas[key].parse({}) : undefined;
 }

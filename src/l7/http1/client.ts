@@ -74,6 +74,8 @@ export class ClientConn implements UpstreamOwner {
   private retried = false;
   private readonly reqScanner = new ChunkedScanner();
   private startedAt = 0;
+  /** performance.now() when the response head arrived (0 before). */
+  private headerAt = 0;
   private keepAlive = true;
 
   // Current response
@@ -188,6 +190,7 @@ export class ClientConn implements UpstreamOwner {
     const now = Date.now();
     this.req = head;
     this.startedAt = performance.now();
+    this.headerAt = 0;
     this.requestDeadline = listener.config.timeouts.request > 0 ? now + listener.config.timeouts.request : 0;
     this.deadline = 0;
     this.keepAlive = head.keepAlive && !listener.draining;
@@ -215,7 +218,7 @@ export class ClientConn implements UpstreamOwner {
     this.state = ST_CONNECT;
 
     const snap = listener.snapshot;
-    this.view.reset(head);
+    this.view.reset(head, this.clientIp);
     const route = snap.router.match(this.view);
     if (route === null) {
       this.reject(404, 'FULCRUM_E_NO_ROUTE', buf, bodyStart, end);
@@ -224,7 +227,15 @@ export class ClientConn implements UpstreamOwner {
     this.route = route;
     const pool = snap.pools.get(route.pickPool())!;
     this.pool = pool;
-    const ep = pool.pick(undefined, null);
+    let key: string | undefined;
+    if (pool.key !== null) {
+      key = pool.key.extract(this.view);
+      if (key === undefined && pool.rejectMissingKey) {
+        this.reject(503, 'FULCRUM_E_HASH_KEY_MISSING', buf, bodyStart, end);
+        return;
+      }
+    }
+    const ep = pool.pick(key, null);
     if (ep === null) {
       this.reject(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM', buf, bodyStart, end);
       return;
@@ -433,6 +444,7 @@ export class ClientConn implements UpstreamOwner {
     this.resp = head;
     this.status = head.status;
     this.deadline = 0;
+    this.headerAt = performance.now();
     const req = this.req as RequestHead;
     // A response that arrives before the request body finished: answer, then close (the rest of
     // the request body cannot be reused on this connection).
@@ -667,9 +679,11 @@ export class ClientConn implements UpstreamOwner {
 
   private finishStats(status: number): void {
     const ep = this.endpoint;
-    const ms = performance.now() - this.startedAt;
+    const t = performance.now();
+    const ms = t - this.startedAt;
     if (ep !== null) {
-      ep.pool.load.end(ep.index, status >= 500 || status === 0, ms);
+      const headerMs = this.headerAt === 0 ? ms : this.headerAt - this.startedAt;
+      ep.pool.load.end(ep.index, status >= 500 || status === 0, ms, headerMs, Date.now());
       this.endpoint = null;
     }
     this.listener.record(this.route, this.pool, ep, status, ms);

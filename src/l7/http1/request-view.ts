@@ -4,17 +4,28 @@
  */
 import type { RequestHead } from './parser.ts';
 import type { RequestView } from '../router/types.ts';
-import { findCookie } from '../router/params.ts';
+import type { KeySource } from '../../balancing/keys.ts';
+import { findCookie, queryParam } from '../router/params.ts';
 
-export class RequestViewImpl implements RequestView {
+export class RequestViewImpl implements RequestView, KeySource {
   private head: RequestHead | null = null;
   private hostCache: string | null = null;
   private qIndex = -2;
+  sourceIp = '';
 
-  reset(head: RequestHead): void {
+  reset(head: RequestHead, sourceIp: string): void {
     this.head = head;
     this.hostCache = null;
     this.qIndex = -2;
+    this.sourceIp = sourceIp;
+  }
+
+  get uri(): string {
+    return (this.head as RequestHead).target;
+  }
+
+  queryParam(name: string): string | undefined {
+    return queryParam(this.query, name);
   }
 
   get method(): string {
