@@ -12,6 +12,7 @@ import { ChunkedScanner } from './chunked.ts';
 import { HttpParseError, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './parser.ts';
 import {
   buildClientHead, buildUpstreamHead, errorResponse, FRAME_CHUNKED, FRAME_CLOSE, FRAME_NONE, FRAME_RECHUNK,
+  type ClientHeadInput, type UpstreamHeadInput,
 } from './rewrite.ts';
 import { forwardedNode, isTrusted, normalizeIp } from './forwarded.ts';
 import { takeIdle, UpstreamConn, type UpstreamOwner } from './upstream.ts';
@@ -88,12 +89,25 @@ export class ClientConn implements UpstreamOwner {
   private dechunker: Dechunker | null = null;
   private status = 0;
 
+  private readonly upIn: UpstreamHeadInput;
+  private readonly clientIn: ClientHeadInput;
+
   constructor(socket: Socket, listener: ListenerRuntime) {
     this.socket = socket;
     this.listener = listener;
     this.clientIp = normalizeIp(socket.remoteAddress);
     this.clientNode = forwardedNode(this.clientIp);
     this.trusted = isTrusted(listener.trust, this.clientIp);
+    const cfg = listener.config;
+    this.upIn = {
+      method: '', target: '', names: [], values: [], connectionTokens: null, host: null, chunked: false,
+      clientIp: this.clientIp, clientNode: this.clientNode, trusted: this.trusted, xForwarded: cfg.xForwarded,
+      proto: listener.proto, clientMinor: 1, via: cfg.via, endpointAddress: '',
+    };
+    this.clientIn = {
+      status: 0, reason: '', names: [], values: [], connectionTokens: null, framing: FRAME_NONE,
+      keepAlive: true, clientMinor: 1, via: cfg.via, upstreamMinor: 1,
+    };
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -242,13 +256,18 @@ export class ClientConn implements UpstreamOwner {
     }
     this.endpoint = ep;
     pool.load.start(ep.index);
-    const cfg = listener.config;
-    this.upHead = buildUpstreamHead({
-      method: head.method, target: head.target, names: head.names, values: head.values,
-      connectionTokens: head.connectionTokens, host: head.host, chunked: head.chunked,
-      clientIp: this.clientIp, clientNode: this.clientNode, trusted: this.trusted, xForwarded: cfg.xForwarded, proto: listener.proto,
-      clientMinor: head.minor, via: cfg.via, endpointAddress: ep.address,
-    });
+    // One input object per connection, refilled per request (no object literal per request).
+    const u = this.upIn;
+    u.method = head.method;
+    u.target = head.target;
+    u.names = head.names;
+    u.values = head.values;
+    u.connectionTokens = head.connectionTokens;
+    u.host = head.host;
+    u.chunked = head.chunked;
+    u.clientMinor = head.minor;
+    u.endpointAddress = ep.address;
+    this.upHead = buildUpstreamHead(u);
     this.attachUpstream(ep);
     if (bodyStart < end) {
       if (this.reqDone) this.stash(buf, bodyStart, end);
@@ -474,11 +493,17 @@ export class ClientConn implements UpstreamOwner {
       }
     }
     this.respFraming = framing;
-    const clientHead = buildClientHead({
-      status: head.status, reason: head.reason, names: head.names, values: head.values,
-      connectionTokens: head.connectionTokens, framing, keepAlive: this.keepAlive, clientMinor: req.minor,
-      via: this.listener.config.via, upstreamMinor: head.minor,
-    });
+    const c = this.clientIn;
+    c.status = head.status;
+    c.reason = head.reason;
+    c.names = head.names;
+    c.values = head.values;
+    c.connectionTokens = head.connectionTokens;
+    c.framing = framing;
+    c.keepAlive = this.keepAlive;
+    c.clientMinor = req.minor;
+    c.upstreamMinor = head.minor;
+    const clientHead = buildClientHead(c);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
       s.write(clientHead, 'latin1');
