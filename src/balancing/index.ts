@@ -6,6 +6,10 @@ import './round-robin.ts';
 import './weighted-round-robin.ts';
 import './least-connections.ts';
 import './ip-hash.ts';
+import './consistent-hash.ts';
+import './maglev.ts';
+import './random.ts';
+import './p2c.ts';
 
 export { getAlgorithm, algorithmNames, registerAlgorithm } from './registry.ts';
 export type { AlgorithmFactory, Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';
