@@ -45,3 +45,13 @@ export function crc32Update(crc: number, s: string): number {
 export function crc32(s: string): number {
   return (crc32Update(0xffffffff, s) ^ 0xffffffff) >>> 0;
 }
+
+/** Updates a running CRC-32 with the 4 bytes of the 32-bit value `v`, least significant first. */
+export function crc32UpdateU32LE(crc: number, v: number): number {
+  let c = crc >>> 0;
+  c = CRC_TABLE[(c ^ v) & 0xff] ^ (c >>> 8);
+  c = CRC_TABLE[(c ^ (v >>> 8)) & 0xff] ^ (c >>> 8);
+  c = CRC_TABLE[(c ^ (v >>> 16)) & 0xff] ^ (c >>> 8);
+  c = CRC_TABLE[(c ^ (v >>> 24)) & 0xff] ^ (c >>> 8);
+  return c >>> 0;
+}

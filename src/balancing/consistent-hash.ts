@@ -1,0 +1,217 @@
+/**
+ * Consistent hashing (`consistent-hash`): the Ketama ring (Karger et al. 1997; libketama, 2007),
+ * bit-compatible with nginx's `hash $key consistent` (ngx_http_upstream_hash_module.c, nginx 1.22):
+ * for the same server list (addresses as written) and weights, every key maps to the server nginx
+ * chooses, including stepping clockwise past servers that are down or already tried.
+ *
+ * The ring, as nginx builds it:
+ * - Each server's address as written is split at its last `:` followed only by digits into host
+ *   and port (`unix:PATH` → host PATH, no port; no such colon → host = the whole string, no port).
+ *   base = CRC-32 state after HOST, one NUL byte, PORT (the Cache::Memcached::Fast scheme).
+ * - The server gets weight × 160 points; point j = CRC-32(base ‖ point j−1 as 4 bytes little
+ *   endian), point −1 = 0. Weight 0 contributes no points (nginx refuses weight 0 outright).
+ * - Points are sorted by hash; of equal hashes the first server in list order keeps the point
+ *   (nginx sorts with glibc's stable qsort and keeps the first of each run).
+ * - A key's hash is CRC-32 of its bytes; its point is the first point with hash ≥ the key's hash,
+ *   wrapping to point 0 past the end.
+ * - An unavailable server (down, excluded, refused by a bounded-load filter) is passed over: the
+ *   walk moves to the next point clockwise.
+ *
+ * Deliberate differences from nginx, both outside what nginx does deterministically:
+ * - nginx gives up after 20 steps and falls back to weighted round robin; Fulcrum keeps walking the
+ *   ring (bounded by the number of points) so a key's fallback stays deterministic. The two differ
+ *   only when more than 20 consecutive points belong to unavailable servers — with one of 5 equal
+ *   servers down, a chance of 5^−21 per key.
+ * - An empty or missing key: nginx balances round robin; Fulcrum (when the pool lets a missing key
+ *   through, `hashKeyMissing: round-robin`) visits the ring's points in a fixed stride coprime with
+ *   their number, so over every cycle each endpoint is chosen exactly weight × 160 times.
+ *
+ * Weights are static (they set the number of points); slow start does not apply (nginx likewise).
+ * Pick cost: CRC-32 of the key plus a binary search over 160 × Σweight points — no allocation.
+ */
+import { registerAlgorithm } from './registry.ts';
+import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
+import { crc32, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
+
+/** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
+export const POINTS_PER_WEIGHT = 160;
+
+/** Steps walked before checking, in O(N), whether any endpoint is choosable at all. */
+const WALK_BEFORE_CHECK = 64;
+
+const ALWAYS: CandidateFilter = { accept: () => true };
+
+/**
+ * nginx's per-server base: the running CRC-32 (not finalised) of HOST, NUL, PORT of the address as
+ * written in the config.
+ */
+export function ketamaBase(address: string): number {
+  let host = address;
+  let port = '';
+  if (address.length >= 5 && address.slice(0, 5).toLowerCase() === 'unix:') {
+    host = address.slice(5);
+  } else {
+    const len = address.length;
+    for (let j = 0; j < len; j++) {
+      const c = address.charCodeAt(len - j - 1);
+      if (c === 0x3a) {
+        host = address.slice(0, len - j - 1);
+        port = address.slice(len - j);
+        break;
+      }
+      if (c < 0x30 || c > 0x39) break;
+    }
+  }
+  let h = crc32Update(0xffffffff, host);
+  h = crc32Update(h, '\0');
+  return crc32Update(h, port);
+}
+
+/** The `count` ring points of one server, in generation order (unsorted), written into `out` at `at`. */
+export function ketamaPoints(address: string, count: number, out: Uint32Array, at: number): void {
+  const base = ketamaBase(address);
+  let prev = 0;
+  for (let j = 0; j < count; j++) {
+    prev = (crc32UpdateU32LE(base, prev) ^ 0xffffffff) >>> 0;
+    out[at + j] = prev;
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+/** The Ketama ring over the endpoints' addresses; immutable once built. */
+export class ConsistentHash implements HashingBalancer {
+  /** Point hashes, ascending and distinct. */
+  readonly points: Uint32Array;
+  /** Endpoint slot owning each point (parallel to `points`). */
+  readonly owners: Int32Array;
+  /** Slots of the endpoints that have points (weight > 0), in list order. */
+  private readonly members: Int32Array;
+  /** Stride and position of the keyless rotation over the points. */
+  private readonly stride: number;
+  private rr = 0;
+
+  constructor(endpoints: readonly EndpointInfo[], env?: BalancerEnv) {
+    void env;
+    let total = 0;
+    let nMembers = 0;
+    for (const e of endpoints) {
+      if (e.weight > 0) {
+        total += e.weight * POINTS_PER_WEIGHT;
+        nMembers++;
+      }
+    }
+    const raw = new Uint32Array(total);
+    const rawOwner = new Int32Array(total);
+    this.members = new Int32Array(nMembers);
+    let at = 0;
+    let m = 0;
+    for (const e of endpoints) {
+      if (!(e.weight > 0)) continue;
+      const count = e.weight * POINTS_PER_WEIGHT;
+      ketamaPoints(e.address, count, raw, at);
+      rawOwner.fill(e.index, at, at + count);
+      this.members[m++] = e.index;
+      at += count;
+    }
+    // Sort by (hash, generation order): a stable sort, as glibc's qsort is for nginx.
+    const order = sortedOrder(raw);
+    const points = new Uint32Array(total);
+    const owners = new Int32Array(total);
+    let n = 0;
+    for (let k = 0; k < total; k++) {
+      const src = order[k];
+      if (n > 0 && points[n - 1] === raw[src]) continue; // nginx keeps the first of equal hashes
+      points[n] = raw[src];
+      owners[n] = rawOwner[src];
+      n++;
+    }
+    this.points = n === total ? points : points.slice(0, n);
+    this.owners = n === total ? owners : owners.slice(0, n);
+    let s = n <= 1 ? 1 : Math.floor(n * 0.6180339887498949) | 1;
+    while (n > 1 && gcd(s, n) !== 1) s += 2;
+    this.stride = s;
+  }
+
+  /** Index of the first point with hash ≥ h (nginx's ngx_http_upstream_find_chash_point), wrapped. */
+  findPoint(h: number): number {
+    const p = this.points;
+    let i = 0;
+    let j = p.length;
+    while (i < j) {
+      const k = (i + j) >>> 1;
+      const v = p[k];
+      if (h > v) i = k + 1;
+      else if (h < v) j = k;
+      else return k;
+    }
+    return i === p.length ? 0 : i;
+  }
+
+  pick(ctx: PickContext): number {
+    return this.pickFiltered(ctx, ALWAYS);
+  }
+
+  pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
+    const n = this.points.length;
+    if (n === 0) return -1;
+    const key = ctx.key;
+    let i: number;
+    if (key === undefined || key.length === 0) {
+      i = this.rr;
+      this.rr += this.stride;
+      if (this.rr >= n) this.rr -= n;
+    } else {
+      i = this.findPoint(crc32(key));
+    }
+    const owners = this.owners;
+    const ex = ctx.excluded;
+    for (let step = 0; step < n; step++) {
+      const slot = owners[i];
+      if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return slot;
+      if (++i === n) i = 0;
+      if (step === WALK_BEFORE_CHECK && !this.anyChoosable(ex, filter)) return -1;
+    }
+    return -1;
+  }
+
+  /** Whether any endpoint with points is neither excluded nor refused (bounds a hopeless walk). */
+  private anyChoosable(ex: Uint8Array | null, filter: CandidateFilter): boolean {
+    const mem = this.members;
+    for (let k = 0; k < mem.length; k++) {
+      const slot = mem[k];
+      if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return true;
+    }
+    return false;
+  }
+}
+
+/** Indices of `h` ordered by (value, index). */
+function sortedOrder(h: Uint32Array): Uint32Array {
+  const n = h.length;
+  const out = new Uint32Array(n);
+  if (n < 2 ** 21) {
+    // Pack (hash, index) into one exactly representable double (≤ 2^53) and sort numerically.
+    const packed = new Float64Array(n);
+    for (let k = 0; k < n; k++) packed[k] = h[k] * 2 ** 21 + k;
+    packed.sort();
+    for (let k = 0; k < n; k++) out[k] = packed[k] % 2 ** 21;
+    return out;
+  }
+  for (let k = 0; k < n; k++) out[k] = k;
+  return out.sort((a, b) => h[a] - h[b] || a - b);
+}
+
+registerAlgorithm({
+  name: 'consistent-hash',
+  summary: "Ketama ring, bit-compatible with nginx's `hash $key consistent`: 160 points per weight unit; removing a server moves only its keys.",
+  hashing: true,
+  create: (endpoints, env) => new ConsistentHash(endpoints, env),
+});
