@@ -6,6 +6,8 @@ import './round-robin.ts';
 import './weighted-round-robin.ts';
 import './least-connections.ts';
 import './ip-hash.ts';
+import './least-time.ts';
+import './peak-ewma.ts';
 import './consistent-hash.ts';
 import './maglev.ts';
 import './random.ts';

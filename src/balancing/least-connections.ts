@@ -9,9 +9,13 @@ import { registerAlgorithm } from './registry.ts';
 import type { LoadCounters } from './load.ts';
 import type { Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';
 
-/** Reads `env.load.inFlight`; weight 0 is never chosen. First pick scans from the first endpoint. */
+/**
+ * Reads `env.load.inFlight` and the live effective weights `env.weights.values` (so slow start
+ * applies); weight 0 is never chosen. First pick scans from the first endpoint. O(N) per pick.
+ */
 export class LeastConnections implements Balancer {
   private readonly slots: Int32Array;
+  /** Live effective weights by slot (env.weights.values), read at every pick. */
   private readonly weights: Float64Array;
   private readonly load: LoadCounters;
   /** Position in the endpoint list where the next scan starts (one past the last pick). */
@@ -19,7 +23,7 @@ export class LeastConnections implements Balancer {
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv) {
     this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.weights = Float64Array.from(endpoints, (e) => (e.weight > 0 ? e.weight : 0));
+    this.weights = env.weights.values;
     this.load = env.load;
   }
 
@@ -33,9 +37,9 @@ export class LeastConnections implements Balancer {
     let k = this.next;
     for (let step = 0; step < n; step++) {
       if (k >= n) k = 0;
-      const w = this.weights[k];
       const slot = this.slots[k];
-      if (w !== 0 && (ex === null || ex[slot] === 0)) {
+      const w = this.weights[slot];
+      if (w > 0 && (ex === null || ex[slot] === 0)) {
         const load = inFlight[slot];
         // Strictly less: among equals the first met in rotation order wins.
         if (best === -1 || load * bestWeight < bestLoad * w) {
@@ -55,5 +59,6 @@ export class LeastConnections implements Balancer {
 registerAlgorithm({
   name: 'least-connections',
   summary: 'Fewest requests in flight per unit of weight; ties broken by rotation.',
+  weighted: true,
   create: (endpoints, env) => new LeastConnections(endpoints, env),
 });

@@ -11,7 +11,7 @@
  * lowered on failures; health and outlier detection exclude endpoints instead.
  */
 import { registerAlgorithm } from './registry.ts';
-import type { Balancer, EndpointInfo, PickContext } from './types.ts';
+import type { Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';
 
 /**
  * The smooth weighted round robin state over a fixed list of weights, by position. Shared with the
@@ -49,24 +49,49 @@ export class SmoothWeighted {
   }
 }
 
-/** The `weighted-round-robin` balancer: `SmoothWeighted` over the endpoints' weights. */
+/**
+ * The `weighted-round-robin` balancer: smooth weighted round robin over the LIVE effective weights
+ * (`env.weights.values`, read at every pick, so slow start ramps apply without a rebuild). The
+ * total is recomputed on every pick from the weights that take part, as SWRR does anyway; current
+ * weights are kept by position and self-correct after a weight change. Fractional weights work.
+ */
 export class WeightedRoundRobin implements Balancer {
   private readonly slots: Int32Array;
-  private readonly swrr: SmoothWeighted;
+  private readonly current: Float64Array;
+  private readonly weights: Float64Array;
 
-  constructor(endpoints: readonly EndpointInfo[]) {
+  constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv) {
     this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.swrr = new SmoothWeighted(endpoints.map((e) => e.weight));
+    this.current = new Float64Array(endpoints.length);
+    this.weights = env.weights.values;
   }
 
   pick(ctx: PickContext): number {
-    const k = this.swrr.next(ctx.excluded, this.slots);
-    return k === -1 ? -1 : this.slots[k];
+    const slots = this.slots;
+    const w = this.weights;
+    const cur = this.current;
+    const ex = ctx.excluded;
+    const n = slots.length;
+    let total = 0;
+    let best = -1;
+    for (let k = 0; k < n; k++) {
+      const slot = slots[k];
+      const wk = w[slot];
+      if (!(wk > 0)) continue;
+      if (ex !== null && ex[slot] !== 0) continue;
+      cur[k] += wk;
+      total += wk;
+      if (best === -1 || cur[k] > cur[best]) best = k;
+    }
+    if (best === -1) return -1;
+    cur[best] -= total;
+    return slots[best];
   }
 }
 
 registerAlgorithm({
   name: 'weighted-round-robin',
   summary: "nginx's smooth weighted round robin: each endpoint chosen in proportion to its weight, interleaved.",
-  create: (endpoints) => new WeightedRoundRobin(endpoints),
+  weighted: true,
+  create: (endpoints, env) => new WeightedRoundRobin(endpoints, env),
 });
