@@ -18,8 +18,10 @@
  * gave up, or every candidate was refused) the least loaded choosable endpoint (inFlight ÷ weight)
  * is taken. Weights are read from env.weights (so a slow-start ramp also lowers the cap).
  *
- * Cost: O(N) per pick to sum the in-flight counters (as Envoy's), plus the inner walk. The filter
- * handed to the inner balancer is this object itself: nothing is allocated per pick.
+ * Cost: the inner walk, plus O(N) to sum the in-flight counters (as Envoy's) — but only when a
+ * candidate already has requests in flight: every cap is ≥ 1, so an idle endpoint always fits and
+ * a lightly loaded pool pays nothing extra. The filter handed to the inner balancer is this object
+ * itself: nothing is allocated per pick.
  */
 import type { BalancerEnv, CandidateFilter, HashingBalancer, PickContext } from './types.ts';
 
@@ -37,6 +39,10 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
   /** … or, when weights differ, cap_i = ceil(scale × w_i) with scale = factor × (T + 1) / W. */
   private scale = 0;
   private uniform = true;
+  /** Per pick: choosable endpoints (0 → nothing fits), ctx.excluded, and whether totals are summed. */
+  private n = 0;
+  private excluded: Uint8Array | null = null;
+  private computed = false;
 
   constructor(inner: HashingBalancer, env: BalancerEnv, factor: number) {
     if (!(factor >= 1)) throw new Error(`bounded-load factor must be ≥ 1, got ${factor}`);
@@ -45,13 +51,19 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
     this.factor = factor;
   }
 
-  /** The cap that applies to endpoint `i` for the current pick (valid after a pick began). */
+  /** The cap that applies to endpoint `i` for the current pick (valid once `computed`). */
   capOf(i: number): number {
     return this.uniform ? this.cap : Math.ceil(this.scale * this.env.weights.values[i]);
   }
 
   accept(i: number): boolean {
-    if (this.env.load.inFlight[i] + 1 > this.capOf(i)) return false;
+    const load = this.env.load.inFlight[i];
+    // Every cap is ≥ 1 (factor ≥ 1, T + 1 ≥ 1), so an idle endpoint with weight > 0 always fits:
+    // the O(N) totals are only summed when a candidate already has something in flight.
+    if (load !== 0 || !(this.env.weights.values[i] > 0)) {
+      if (!this.computed) this.compute();
+      if (this.n === 0 || load + 1 > this.capOf(i)) return false;
+    }
     return this.outer === null || this.outer.accept(i);
   }
 
@@ -63,11 +75,12 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
     return this.run(ctx, filter);
   }
 
-  private run(ctx: PickContext, outer: CandidateFilter | null): number {
-    const ex = ctx.excluded;
+  /** Sums in-flight and weights over the choosable endpoints and derives the caps. */
+  private compute(): void {
+    const ex = this.excluded;
     const w = this.env.weights.values;
     const inFlight = this.env.load.inFlight;
-    const size = Math.min(w.length, inFlight.length);
+    const size = w.length < inFlight.length ? w.length : inFlight.length;
     let total = 0;
     let weightSum = 0;
     let n = 0;
@@ -83,21 +96,32 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
         else if (wi !== first) uniform = false;
       }
     }
-    if (n === 0) return -1;
+    this.n = n;
     this.uniform = uniform;
-    this.cap = Math.ceil((this.factor * (total + 1)) / n);
-    this.scale = (this.factor * (total + 1)) / weightSum;
+    this.cap = n === 0 ? 0 : Math.ceil((this.factor * (total + 1)) / n);
+    this.scale = n === 0 ? 0 : (this.factor * (total + 1)) / weightSum;
+    this.computed = true;
+  }
+
+  private run(ctx: PickContext, outer: CandidateFilter | null): number {
+    this.excluded = ctx.excluded;
     this.outer = outer;
+    this.computed = false;
     const chosen = this.inner.pickFiltered(ctx, this);
     this.outer = null;
+    this.excluded = null;
     if (chosen !== -1) return chosen;
     // Every candidate refused: the least loaded choosable endpoint the outer filter accepts.
+    const ex = ctx.excluded;
+    const w = this.env.weights.values;
+    const inFlight = this.env.load.inFlight;
+    const size = w.length < inFlight.length ? w.length : inFlight.length;
     let best = -1;
     let bestLoad = 0;
     let bestWeight = 1;
     for (let i = 0; i < size; i++) {
       const wi = w[i];
-      if (wi <= 0 || (ex !== null && ex[i] !== 0)) continue;
+      if (!(wi > 0) || (ex !== null && ex[i] !== 0)) continue;
       if (outer !== null && !outer.accept(i)) continue;
       const load = inFlight[i];
       if (best === -1 || load * bestWeight < bestLoad * wi) {
