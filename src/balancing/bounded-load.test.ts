@@ -180,3 +180,18 @@ test('the filter object is allocated once: no allocation grows with picks', () =
   assert.ok(b.pick({ key: 'a', excluded: null }) >= 0);
   assert.throws(() => withBoundedLoad(spyInner, e, 0.5), /factor/);
 });
+
+test('an endpoint whose effective weight dropped to 0 is refused even when idle (not a bin)', () => {
+  const w = [1, 1, 1];
+  const e = env(w);
+  const inner = new Maglev(endpoints(w), e, { tableSize: 101 }); // built while all weights were 1
+  e.weights.set(1, 0);
+  const b = withBoundedLoad(inner, e, 1.25);
+  let hit1 = 0;
+  for (let k = 0; k < 300; k++) {
+    const key = `k${k}`;
+    if (inner.pick({ key, excluded: null }) === 1) hit1++;
+    assert.notEqual(b.pick({ key, excluded: null }), 1);
+  }
+  assert.ok(hit1 > 50, `${hit1} keys preferred endpoint 1`);
+});

@@ -57,10 +57,12 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
   }
 
   accept(i: number): boolean {
+    // Weight 0 (e.g. dropped since the inner table was built) is not a bin: never chosen.
+    if (!(this.env.weights.values[i] > 0)) return false;
     const load = this.env.load.inFlight[i];
-    // Every cap is ≥ 1 (factor ≥ 1, T + 1 ≥ 1), so an idle endpoint with weight > 0 always fits:
-    // the O(N) totals are only summed when a candidate already has something in flight.
-    if (load !== 0 || !(this.env.weights.values[i] > 0)) {
+    // Every cap is ≥ 1 (factor ≥ 1, T + 1 ≥ 1), so an idle endpoint always fits: the O(N) totals
+    // are only summed when a candidate already has something in flight.
+    if (load !== 0) {
       if (!this.computed) this.compute();
       if (this.n === 0 || load + 1 > this.capOf(i)) return false;
     }
