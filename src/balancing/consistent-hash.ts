@@ -31,7 +31,7 @@
  */
 import { registerAlgorithm } from './registry.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
-import { crc32, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
+import { crc32Fast, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
 
 /** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
 export const POINTS_PER_WEIGHT = 160;
@@ -140,19 +140,24 @@ export class ConsistentHash implements HashingBalancer {
     this.stride = s;
   }
 
-  /** Index of the first point with hash ≥ h (nginx's ngx_http_upstream_find_chash_point), wrapped. */
+  /**
+   * Index of the first point with hash ≥ h, wrapping to 0 past the last point: what nginx's
+   * ngx_http_upstream_find_chash_point returns (points are distinct, so its early exit on equality
+   * lands on the same index). Written without a data-dependent branch (the conditional compiles to
+   * a select), which halves its cost over a mispredicted binary search.
+   */
   findPoint(h: number): number {
     const p = this.points;
-    let i = 0;
-    let j = p.length;
-    while (i < j) {
-      const k = (i + j) >>> 1;
-      const v = p[k];
-      if (h > v) i = k + 1;
-      else if (h < v) j = k;
-      else return k;
+    const len = p.length;
+    let base = 0;
+    let n = len;
+    while (n > 1) {
+      const half = n >>> 1;
+      base = p[base + half] < h ? base + half : base;
+      n -= half;
     }
-    return i === p.length ? 0 : i;
+    const i = base + (p[base] < h ? 1 : 0);
+    return i === len ? 0 : i;
   }
 
   pick(ctx: PickContext): number {
@@ -169,7 +174,7 @@ export class ConsistentHash implements HashingBalancer {
       this.rr += this.stride;
       if (this.rr >= n) this.rr -= n;
     } else {
-      i = this.findPoint(crc32(key));
+      i = this.findPoint(crc32Fast(key));
     }
     const owners = this.owners;
     const ex = ctx.excluded;

@@ -6,6 +6,7 @@ import './round-robin.ts';
 import './weighted-round-robin.ts';
 import './least-connections.ts';
 import './ip-hash.ts';
+import './rendezvous.ts';
 import './least-time.ts';
 import './peak-ewma.ts';
 import './consistent-hash.ts';

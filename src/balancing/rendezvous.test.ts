@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import fc from 'fast-check';
+import { Rendezvous } from './rendezvous.ts';
+import { getAlgorithm } from './index.ts';
+import { LoadCounters } from './load.ts';
+import { Weights } from './types.ts';
+import type { BalancerEnv, EndpointInfo } from './types.ts';
+import { crc32, crc32Fast, fnv1a32, mix32 } from '../core/hash.ts';
+
+const eps = (weights: readonly number[]): EndpointInfo[] =>
+  weights.map((weight, index) => ({ index, address: `10.1.${index >> 8}.${index & 255}:443`, weight }));
+const envOf = (weights: readonly number[]): BalancerEnv =>
+  ({ load: new LoadCounters(weights.length), now: () => 0, random: () => 0.5, weights: new Weights(weights) });
+
+/** The documented score, computed the slow way: −w / ln(u), u = (fmix32(crc32(key) ^ seed) + ½) / 2^32. */
+function refPick(endpoints: readonly EndpointInfo[], weights: readonly number[], key: string, excluded: ReadonlySet<number> = new Set()): number {
+  const kh = zlib.crc32(Buffer.from(key, 'latin1'));
+  let best = -1;
+  let bestScore = -Infinity;
+  for (const e of endpoints) {
+    const w = weights[e.index];
+    if (!(w > 0) || excluded.has(e.index)) continue;
+    const u = (mix32((kh ^ mix32(fnv1a32(e.address))) >>> 0) + 0.5) / 2 ** 32;
+    const score = -w / Math.log(u);
+    if (score > bestScore) {
+      bestScore = score;
+      best = e.index;
+    }
+  }
+  return best;
+}
+
+test('crc32Fast (slicing-by-4) equals crc32 and zlib.crc32 on every length 0..40', () => {
+  fc.assert(fc.property(fc.string({ maxLength: 40, unit: 'binary' }), (s) => {
+    const latin1 = Array.from(s, (c) => String.fromCharCode(c.charCodeAt(0) & 0xff)).join('');
+    assert.equal(crc32Fast(latin1), crc32(latin1));
+    assert.equal(crc32Fast(latin1), zlib.crc32(Buffer.from(latin1, 'latin1')));
+  }), { numRuns: 150, seed: 3 });
+  assert.equal(crc32Fast('123456789'), 0xcbf43926); // the CRC-32 check value
+});
+
+test('picks equal the slow −w/ln(u) reference: random weights (0, fractional), keys and exclusions (fast-check)', () => {
+  fc.assert(fc.property(
+    fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10 }), fc.double({ min: 0.01, max: 5, noNaN: true })), { minLength: 1, maxLength: 12 }),
+    fc.array(fc.string({ minLength: 1, maxLength: 32 }), { minLength: 1, maxLength: 30 }),
+    fc.nat(),
+    (weights, keys, exSeed) => {
+      const e = eps(weights);
+      const r = new Rendezvous(e, envOf(weights));
+      const excluded = new Uint8Array(weights.length);
+      const exSet = new Set<number>();
+      if (exSeed % 2 === 0) { excluded[exSeed % weights.length] = 1; exSet.add(exSeed % weights.length); }
+      for (const k of keys) assert.equal(r.pick({ key: k, excluded }), refPick(e, weights, k, exSet), JSON.stringify(k));
+    },
+  ), { numRuns: 200, seed: 5 });
+});
+
+test('exact picks on a pinned case; excluding the winner gives the second-best score', () => {
+  const w = [1, 2, 5];
+  const e = eps(w);
+  const r = new Rendezvous(e, envOf(w));
+  const keys = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
+  const got = keys.map((key) => r.pick({ key, excluded: null }));
+  assert.deepEqual(got, keys.map((k) => refPick(e, w, k)));
+  assert.deepEqual(got, [2, 2, 1, 0, 1, 1, 2, 2]); // pinned; equal to the reference above
+  for (const key of keys) {
+    const first = r.pick({ key, excluded: null });
+    const ex = new Uint8Array(3);
+    ex[first] = 1;
+    const second = r.pick({ key, excluded: ex });
+    assert.notEqual(second, first);
+    assert.equal(second, refPick(e, w, key, new Set([first])));
+    ex.fill(1);
+    assert.equal(r.pick({ key, excluded: ex }), -1);
+  }
+});
+
+test('pickFiltered: highest-scoring acceptable endpoint in one pass (accept asked ≤ N times)', () => {
+  const w = new Array<number>(20).fill(1);
+  const r = new Rendezvous(eps(w), envOf(w));
+  for (let k = 0; k < 300; k++) {
+    const key = `flow-${k}`;
+    // Refuse the two best: the result is the third in score order.
+    const a = r.pick({ key, excluded: null });
+    const ex = new Uint8Array(20);
+    ex[a] = 1;
+    const b = r.pick({ key, excluded: ex });
+    ex[b] = 1;
+    const c = r.pick({ key, excluded: ex });
+    let calls = 0;
+    const got = r.pickFiltered({ key, excluded: null }, { accept: (i) => { calls++; return i !== a && i !== b; } });
+    assert.equal(got, c);
+    assert.ok(calls <= 20);
+    assert.equal(r.pickFiltered({ key, excluded: null }, { accept: () => false }), -1);
+  }
+});
+
+test('nothing choosable → -1: empty pool, all weights 0 (keyed and keyless)', () => {
+  assert.equal(new Rendezvous([], envOf([])).pick({ key: 'k', excluded: null }), -1);
+  assert.equal(new Rendezvous(eps([0, 0]), envOf([0, 0])).pick({ key: 'k', excluded: null }), -1);
+  assert.equal(new Rendezvous(eps([0, 0]), envOf([0, 0])).pick({ key: undefined, excluded: null }), -1);
+});
+
+test('weights respected: shares within ±2% absolute of w_i/W over 10^5 keys (measured worst ≤ 0.3%)', () => {
+  for (const w of [[1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 1, 1, 1, 1, 1, 1, 1, 1, 10]]) {
+    const r = new Rendezvous(eps(w), envOf(w));
+    const W = w.reduce((x, y) => x + y, 0);
+    const c = new Array<number>(w.length).fill(0);
+    for (let k = 0; k < 100000; k++) c[r.pick({ key: `key-${k}`, excluded: null })]++;
+    let worst = 0;
+    for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(c[i] / 100000 - w[i] / W));
+    assert.ok(worst <= 0.02, `weights ${w}: worst deviation ${worst}`);
+  }
+});
+
+test('live weights: env.weights changes shares at the next pick, no rebuild; 0 = never', () => {
+  const env = envOf([1, 1, 1]);
+  const r = new Rendezvous(eps([1, 1, 1]), env);
+  const share = () => {
+    const c = [0, 0, 0];
+    for (let k = 0; k < 30000; k++) c[r.pick({ key: `s${k}`, excluded: null })]++;
+    return c.map((x) => x / 30000);
+  };
+  env.weights.set(0, 0);
+  const s0 = share();
+  assert.equal(s0[0], 0);
+  env.weights.set(0, 3);
+  const s3 = share();
+  assert.ok(Math.abs(s3[0] - 0.6) <= 0.02, `${s3}`);
+  env.weights.set(0, 0.25); // a slow-start ramp value
+  const sq = share();
+  assert.ok(Math.abs(sq[0] - 0.25 / 2.25) <= 0.02, `${sq}`);
+});
+
+test('removing one of N endpoints moves exactly its keys, each to another endpoint (fast-check)', () => {
+  const keys = Array.from({ length: 3000 }, (_, i) => `obj-${i}`);
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 25 }), fc.nat(),
+    (w, r0) => {
+      const removed = r0 % w.length;
+      const all = eps(w);
+      const rest = all.filter((_, i) => i !== removed).map((x, index) => ({ ...x, index }));
+      const wRest = w.filter((_, i) => i !== removed);
+      const before = new Rendezvous(all, envOf(w));
+      const after = new Rendezvous(rest, envOf(wRest));
+      for (const key of keys) {
+        const b = all[before.pick({ key, excluded: null })].address;
+        const a = rest[after.pick({ key, excluded: null })].address;
+        if (b !== all[removed].address) assert.equal(a, b, `key ${key} moved off a surviving server`);
+        else assert.notEqual(a, b);
+      }
+    },
+  ), { numRuns: 30, seed: 13 });
+});
+
+test('deterministic across fresh instances and independent of list order', () => {
+  const w = [3, 1, 4, 1, 5, 9, 2, 6];
+  const e = eps(w);
+  const a = new Rendezvous(e, envOf(w));
+  const rev = [...e].reverse().map((x, index) => ({ ...x, index }));
+  const b = new Rendezvous(rev, envOf(rev.map((x) => x.weight)));
+  for (let k = 0; k < 5000; k++) {
+    const key = `k-${k}`;
+    const ia = a.pick({ key, excluded: null });
+    assert.equal(new Rendezvous(e, envOf(w)).pick({ key, excluded: null }), ia);
+    assert.equal(rev[b.pick({ key, excluded: null })].address, e[ia].address);
+  }
+});
+
+test('missing or empty key: smooth weighted round robin over live weights, excluded sit out', () => {
+  const w = [5, 1, 1];
+  const r = new Rendezvous(eps(w), envOf(w));
+  const seq = Array.from({ length: 14 }, (_, i) => r.pick({ key: i % 2 === 0 ? undefined : '', excluded: null }));
+  assert.deepEqual(seq, [0, 0, 1, 0, 2, 0, 0, 0, 0, 1, 0, 2, 0, 0]);
+  const ex = Uint8Array.of(1, 0, 0);
+  const seq2 = Array.from({ length: 4 }, () => r.pick({ key: undefined, excluded: ex }));
+  assert.deepEqual(seq2.filter((i) => i === 0), []);
+});
+
+test('registered as `rendezvous`: hashing and weighted', () => {
+  const f = getAlgorithm('rendezvous');
+  assert.ok(f);
+  assert.equal(f.hashing, true);
+  assert.equal(f.weighted, true);
+  const w = [1, 2, 5];
+  const b = f.create(eps(w), envOf(w));
+  assert.ok(b instanceof Rendezvous);
+  assert.equal(b.pick({ key: 'alpha', excluded: null }), refPick(eps(w), w, 'alpha'));
+});
