@@ -12,7 +12,7 @@
  * position of its permutation that is still empty. Weighted Maglev: weights are divided by their
  * gcd and an endpoint of weight w takes w consecutive turns per round (weight 0 takes none, and is
  * not in the table). The build stops when all M positions are filled.
- * Cost O(M log M) expected probes; measured ≈ 2–3 ms for N = 1000, M = 65537 (see report / docs).
+ * Cost O(M log M) expected probes; measured 3.6–6.4 ms for N = 1000, M = 65537 on a 2-core dev VM.
  *
  * Lookup. table[hash(key) mod M], hash = fmix32(FNV-1a 32(key)).
  *
