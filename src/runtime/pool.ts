@@ -8,7 +8,9 @@ import { compileKey, type KeyExtractor } from '../balancing/keys.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
 import { LoadCounters } from '../balancing/load.ts';
-import { Weights, type Balancer, type PickContext } from '../balancing/types.ts';
+import { Weights, type Balancer, type HashingBalancer, type PickContext } from '../balancing/types.ts';
+import { withBoundedLoad } from '../balancing/bounded-load.ts';
+import { SlowStart } from '../balancing/slow-start.ts';
 import type { UpstreamConn } from '../l7/http1/upstream.ts';
 
 export class Endpoint {
@@ -48,6 +50,8 @@ export class PoolRuntime {
   /** Effective weights by endpoint slot (configured weights, ramped by slow start). */
   readonly weights: Weights;
   readonly balancer: Balancer;
+  /** Slow-start ramps (pools with `slowStart` and a weighted algorithm), ticked by the runtime. */
+  readonly slowStart: SlowStart | null;
   /** Hash-key extractor (hashing algorithms), or null. */
   readonly key: KeyExtractor | null;
   /** Answer 503 when the hash key is missing (`hashKeyMissing: reject`) instead of balancing round robin. */
@@ -71,11 +75,26 @@ export class PoolRuntime {
     if (!factory) throw new Error(`unknown algorithm "${config.algorithm}"`);
     this.key = config.hashKey !== undefined ? compileKey(config.hashKey) : null;
     this.rejectMissingKey = config.hashKeyMissing === 'reject';
-    this.balancer = factory.create(
+    const env = { load: this.load, now, random, weights: this.weights };
+    let balancer = factory.create(
       this.endpoints.map((e) => ({ index: e.index, address: e.address, weight: e.weight })),
-      { load: this.load, now, random, weights: this.weights },
+      env,
       algorithmOptions(config, factory.optionsKey),
     );
+    // Decorators chosen by the registry's flags (the config validator refuses other combinations).
+    if (config.boundedLoad !== undefined && factory.hashing === true) {
+      balancer = withBoundedLoad(balancer as HashingBalancer, env, config.boundedLoad.factor);
+    }
+    this.balancer = balancer;
+    this.slowStart = config.slowStart !== undefined && factory.weighted === true
+      ? new SlowStart(this.weights, this.endpoints.map((e) => e.weight), config.slowStart.window)
+      : null;
+    if (this.slowStart !== null && prev !== undefined) {
+      // Endpoints that joined with this config ramp up; those present before keep their weight.
+      const before = new Set(prev.endpoints.map((e) => e.address));
+      const t = now();
+      for (const e of this.endpoints) if (!before.has(e.address)) this.slowStart.markJoined(e.index, t);
+    }
   }
 
   /** Picks an endpoint or returns null when none may take the request. */

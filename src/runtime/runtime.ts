@@ -37,6 +37,9 @@ export class Runtime {
       this.listeners.push(new HttpListener(l, { router, pools: this.pools }, this.metrics));
     }
     this.sweeper.every((now) => this.expireIdleUpstreams(now));
+    this.sweeper.every((now) => {
+      for (const pool of this.pools.values()) pool.slowStart?.tick(now);
+    });
   }
 
   /** Binds every listener and the admin API. Rejects (and closes what was bound) on the first failure. */

@@ -244,6 +244,7 @@ export class ClientConn implements UpstreamOwner {
     let key: string | undefined;
     if (pool.key !== null) {
       key = pool.key.extract(this.view);
+      if (key === '') key = undefined; // an empty key counts as missing (nginx balances it round robin)
       if (key === undefined && pool.rejectMissingKey) {
         this.reject(503, 'FULCRUM_E_HASH_KEY_MISSING', buf, bodyStart, end);
         return;
