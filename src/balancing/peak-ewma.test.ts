@@ -118,3 +118,28 @@ test('peak-ewma: under simulated completion a 4× slower endpoint gets a small s
   const share = counts[0] / 20000;
   assert.ok(share > 0.75 && share < 0.87, `share ${share}`);
 });
+
+test('property: the one-exp comparison picks what the direct formula cost(now) × (in-flight + 1) picks', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ c: fc.oneof(fc.constant(-1), fc.constant(0), fc.double({ min: 0.001, max: 500, noNaN: true })), s: fc.integer({ min: 0, max: 60_000 }), f: fc.integer({ min: 0, max: 20 }) }), { minLength: 2, maxLength: 2 }),
+      fc.integer({ min: 0, max: 90_000 }),
+      (eps, now) => {
+        const l = new LoadCounters(2);
+        eps.forEach((e, i) => {
+          l.peakCost[i] = e.c < 0 ? -1 : e.c;
+          l.peakStamp[i] = e.s;
+          l.inFlight[i] = e.f;
+        });
+        const b = make([1, 1], l, [0, 0], { now });
+        const load = (i: number) => l.peakEwmaCost(i, now, 30) * (eps[i].f + 1);
+        const [x, y] = [load(0), load(1)];
+        fc.pre(Math.abs(x - y) > 1e-9 * Math.max(x, y, 1e-300) || x === y);
+        const expect = y < x || (y === x && eps[1].f < eps[0].f) ? 1 : 0;
+        assert.equal(b.pick(ctx), expect, `loads ${x} ${y}`);
+      },
+    ),
+    { numRuns: 2000, seed: 4242 },
+  );
+});

@@ -15,7 +15,7 @@
  * Choice: P2C (Mitzenmacher 2001) — two DISTINCT choosable endpoints drawn uniformly with
  * env.random; the lower load wins; on equal loads the one with fewer in flight, then the first
  * drawn. One choosable endpoint → it; none → -1. Weights are not used except that weight 0 is never
- * chosen (as Finagle and Linkerd, which do not weight). Two exp() per pick, allocation-free.
+ * chosen (as Finagle and Linkerd, which do not weight). At most one exp() per pick, allocation-free.
  */
 import { registerAlgorithm } from './registry.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
@@ -97,8 +97,24 @@ export class PeakEwma implements Balancer {
     const now = this.env.now();
     const fa = load.inFlight[sa];
     const fb = load.inFlight[sb];
-    const la = load.peakEwmaCost(sa, now, this.prior) * (fa + 1);
-    const lb = load.peakEwmaCost(sb, now, this.prior) * (fb + 1);
+    const ca = load.peakCost[sa];
+    const cb = load.peakCost[sb];
+    let la: number;
+    let lb: number;
+    if (ca >= 0 && cb >= 0) {
+      // Both measured: cost_x(now) = c_x·exp(−(now − s_x)/τ). Dividing both loads by the common
+      // factor exp(−(now − max(s_a, s_b))/τ) leaves ONE exp: the older stamp's cost decays by
+      // exp(−|s_a − s_b|/τ). Stamps after `now` count as `now` (no decay backwards in time).
+      const ta = load.peakStamp[sa] < now ? load.peakStamp[sa] : now;
+      const tb = load.peakStamp[sb] < now ? load.peakStamp[sb] : now;
+      la = ca * (fa + 1);
+      lb = cb * (fb + 1);
+      if (ta < tb) la *= Math.exp((ta - tb) / load.peakEwmaDecay);
+      else if (tb < ta) lb *= Math.exp((tb - ta) / load.peakEwmaDecay);
+    } else {
+      la = load.peakEwmaCost(sa, now, this.prior) * (fa + 1);
+      lb = load.peakEwmaCost(sb, now, this.prior) * (fb + 1);
+    }
     return lb < la || (lb === la && fb < fa) ? sb : sa;
   }
 }
