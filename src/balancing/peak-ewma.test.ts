@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { getAlgorithm } from './index.ts';
 import { LoadCounters, DEFAULT_PEAK_EWMA_DECAY_MS } from './load.ts';
 import { Weights } from './types.ts';
@@ -119,8 +120,7 @@ test('peak-ewma: under simulated completion a 4× slower endpoint gets a small s
   assert.ok(share > 0.75 && share < 0.87, `share ${share}`);
 });
 
-test('property: the one-exp comparison picks what the direct formula cost(now) × (in-flight + 1) picks', async () => {
-  const fc = (await import('fast-check')).default;
+test('property: the one-exp comparison picks what the direct formula cost(now) × (in-flight + 1) picks', () => {
   fc.assert(
     fc.property(
       fc.array(fc.record({ c: fc.oneof(fc.constant(-1), fc.constant(0), fc.double({ min: 0.001, max: 500, noNaN: true })), s: fc.integer({ min: 0, max: 60_000 }), f: fc.integer({ min: 0, max: 20 }) }), { minLength: 2, maxLength: 2 }),
