@@ -22,14 +22,15 @@
  *   ring (bounded by the number of points) so a key's fallback stays deterministic. The two differ
  *   only when more than 20 consecutive points belong to unavailable servers — with one of 5 equal
  *   servers down, a chance of 5^−21 per key.
- * - An empty or missing key: nginx balances round robin; Fulcrum (when the pool lets a missing key
- *   through, `hashKeyMissing: round-robin`) visits the ring's points in a fixed stride coprime with
- *   their number, so over every cycle each endpoint is chosen exactly weight × 160 times.
+ * - An empty or missing key: like nginx, smooth weighted round robin over the servers (when the pool
+ *   lets a missing key through, `hashKeyMissing: round-robin`); should that endpoint be refused by a
+ *   filter (bounded load), the ring is walked from a rotating point instead.
  *
  * Weights are static (they set the number of points); slow start does not apply (nginx likewise).
  * Pick cost: CRC-32 of the key plus a binary search over 160 × Σweight points — no allocation.
  */
 import { registerAlgorithm } from './registry.ts';
+import { SmoothWeighted } from './weighted-round-robin.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
 import { crc32Fast, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
 
@@ -94,9 +95,11 @@ export class ConsistentHash implements HashingBalancer {
   readonly owners: Int32Array;
   /** Slots of the endpoints that have points (weight > 0), in list order. */
   private readonly members: Int32Array;
-  /** Stride and position of the keyless rotation over the points. */
+  /** Stride and position of the fallback rotation over the points. */
   private readonly stride: number;
   private rr = 0;
+  /** Keyless picks: smooth weighted round robin over the members, as nginx does for an empty key. */
+  private readonly keyless: SmoothWeighted;
 
   constructor(endpoints: readonly EndpointInfo[], env?: BalancerEnv) {
     void env;
@@ -111,6 +114,7 @@ export class ConsistentHash implements HashingBalancer {
     const raw = new Uint32Array(total);
     const rawOwner = new Int32Array(total);
     this.members = new Int32Array(nMembers);
+    this.keyless = new SmoothWeighted(endpoints.filter((e) => e.weight > 0).map((e) => e.weight));
     let at = 0;
     let m = 0;
     for (const e of endpoints) {
@@ -170,6 +174,9 @@ export class ConsistentHash implements HashingBalancer {
     const key = ctx.key;
     let i: number;
     if (key === undefined || key.length === 0) {
+      const k = this.keyless.next(ctx.excluded, this.members);
+      if (k >= 0 && filter.accept(this.members[k])) return this.members[k];
+      if (k < 0) return -1;
       i = this.rr;
       this.rr += this.stride;
       if (this.rr >= n) this.rr -= n;
