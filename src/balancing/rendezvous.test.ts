@@ -57,6 +57,26 @@ test('picks equal the slow −w/ln(u) reference: random weights (0, fractional),
   ), { numRuns: 200, seed: 5 });
 });
 
+test('weights changed through env.weights between picks of one instance: still the reference pick (fast-check)', () => {
+  fc.assert(fc.property(
+    fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 1, maxLength: 12 }),
+    fc.array(fc.record({ key: fc.string({ minLength: 1, maxLength: 16 }), i: fc.nat(11), w: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.double({ min: 0.01, max: 5, noNaN: true })) }), { minLength: 1, maxLength: 30 }),
+    (initial, steps) => {
+      const e = eps(initial);
+      const env = envOf(initial);
+      const r = new Rendezvous(e, env);
+      const live = [...initial];
+      for (const { key, i, w } of steps) {
+        assert.equal(r.pick({ key, excluded: null }), refPick(e, live, key), JSON.stringify(key));
+        if (i < live.length) {
+          live[i] = w;
+          env.weights.set(i, w);
+        }
+      }
+    },
+  ), { numRuns: 200, seed: 11 });
+});
+
 test('exact picks on a pinned case; excluding the winner gives the second-best score', () => {
   const w = [1, 2, 5];
   const e = eps(w);
