@@ -23,6 +23,8 @@ test('each key kind reads its raw value; a missing one is undefined', () => {
   assert.equal(compileKey('query:x').extract(src), '');
   assert.equal(compileKey('query:y').extract(src), undefined);
   assert.equal(compileKey('source-ip').extract({ ...src, sourceIp: '' }), undefined);
+  assert.equal(compileKey('five-tuple').extract(src), undefined, 'L7 has no five-tuple');
+  assert.equal(compileKey('five-tuple').extract({ ...src, fiveTuple: 'udp 192.0.2.7 5353 198.51.100.1 53' }), 'udp 192.0.2.7 5353 198.51.100.1 53');
 });
 
 test('unknown specs are refused', () => {

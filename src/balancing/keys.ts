@@ -1,6 +1,7 @@
 /**
  * Hash-key extraction (pure). A pool's `hashKey` (normalized by the config: `source-ip`,
- * `header:name` lowercased, `cookie:NAME`, `query:NAME`, `path`, `uri`; for L4 later: `five-tuple`)
+ * `header:name` lowercased, `cookie:NAME`, `query:NAME`, `path`, `uri`; for L4: `source-ip`,
+ * `five-tuple` — the config accepts `five-tuple` once L4 listeners exist)
  * compiles once into an extractor; the data path calls it per request over a KeySource.
  * Values are the raw bytes as received — no percent-decoding, as nginx's `$arg_NAME`; a repeated
  * header, cookie or parameter contributes its first occurrence. undefined = the key is missing.
@@ -17,6 +18,11 @@ export interface KeySource {
   header(lowerName: string): string | undefined;
   cookie(name: string): string | undefined;
   queryParam(name: string): string | undefined;
+  /**
+   * L4 only: `protocol src-ip src-port dst-ip dst-port` of the connection or flow (undefined on L7,
+   * where the client port changes with every connection and would defeat affinity).
+   */
+  readonly fiveTuple?: string;
 }
 
 /** An extractor: one class per key kind, chosen once at compile time (no per-request switch). */
@@ -82,8 +88,16 @@ class QueryKey implements KeyExtractor {
   }
 }
 
+class FiveTupleKey implements KeyExtractor {
+  readonly spec = 'five-tuple';
+  extract(src: KeySource): string | undefined {
+    return src.fiveTuple;
+  }
+}
+
 const FIXED: Record<string, () => KeyExtractor> = {
   'source-ip': () => new SourceIp(),
+  'five-tuple': () => new FiveTupleKey(),
   path: () => new PathKey(),
   uri: () => new UriKey(),
 };
