@@ -441,7 +441,7 @@ export class ClientConn implements UpstreamOwner {
         return;
       }
       if (head === null) {
-        this.respBuf = start === 0 ? buf : buf.subarray(start);
+        this.respBuf = Buffer.from(start === 0 ? buf : buf.subarray(start)); // copy: buf may be the shared read buffer
         return;
       }
       if (head.status >= 100 && head.status < 200) {
@@ -450,7 +450,7 @@ export class ClientConn implements UpstreamOwner {
           return;
         }
         // Interim response: relay to HTTP/1.1 clients, keep reading the final one.
-        if ((this.req as RequestHead).minor >= 1) this.socket.write(buf.subarray(start, head.headEnd));
+        if ((this.req as RequestHead).minor >= 1) this.socket.write(Buffer.from(buf.subarray(start, head.headEnd)));
         start = head.headEnd;
         continue;
       }
@@ -562,7 +562,7 @@ export class ClientConn implements UpstreamOwner {
       const s = this.socket;
       s.cork();
       s.write(part.length.toString(16) + '\r\n', 'latin1');
-      s.write(part);
+      s.write(copyOf(part));
       const ok = s.write('\r\n', 'latin1');
       s.uncork();
       if (!ok) this.up?.socket.pause();
@@ -584,7 +584,7 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     if (b.length === 0) return;
-    if (!this.socket.write(b)) this.up?.socket.pause();
+    if (!this.socket.write(copyOf(b))) this.up?.socket.pause();
   }
 
   onUpstreamEnd(up: UpstreamConn): void {
@@ -776,5 +776,12 @@ function joinHead(head: string, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(head.length + body.length);
   out.write(head, 0, 'latin1');
   body.copy(out, head.length);
+  return out;
+}
+
+/** A private copy of upstream bytes (the read buffer is shared; small copies come from Node's pool). */
+function copyOf(b: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(b.length);
+  b.copy(out);
   return out;
 }

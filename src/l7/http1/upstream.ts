@@ -18,6 +18,12 @@ export interface UpstreamOwner {
   onUpstreamDrain(up: UpstreamConn): void;
 }
 
+/**
+ * The one read buffer of every upstream socket (net's `onread`): a chunk passed to
+ * `onUpstreamData` is only valid during that call — whatever is kept or written must be copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 export const UP_CONNECTING = 0;
 export const UP_BUSY = 1;
 export const UP_IDLE = 2;
@@ -37,10 +43,13 @@ export class UpstreamConn {
     this.endpoint = endpoint;
     this.owner = owner;
     endpoint.open++;
-    const socket = connect({ host: endpoint.host, port: endpoint.port, noDelay: true });
+    // Reads land in one shared buffer (no allocation per read); the owner copies what it keeps.
+    const socket = connect({
+      host: endpoint.host, port: endpoint.port, noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: this.onRead },
+    });
     this.socket = socket;
     socket.on('connect', this.onConnect);
-    socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
@@ -52,10 +61,11 @@ export class UpstreamConn {
     this.owner?.onUpstreamConnect(this);
   };
 
-  private readonly onData = (chunk: Buffer): void => {
+  private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
     const owner = this.owner;
-    if (owner !== null) owner.onUpstreamData(this, chunk);
+    if (owner !== null) owner.onUpstreamData(this, (buf as Buffer).subarray(0, nread));
     else this.destroy(); // bytes on an idle connection: the backend broke framing; never reuse it
+    return true;
   };
 
   private readonly onEnd = (): void => {
