@@ -21,6 +21,7 @@ import { registerAlgorithm } from './registry.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 import type { LoadCounters } from './load.ts';
 import type { Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';
+import { TwoChoices, TWO_CHOICE_REDRAWS } from './two-choices.ts';
 
 /** Parsed `peakEwma` options (ms): `decay` τ (default 10 000), `prior` (default 30). */
 export interface PeakEwmaOptions {
@@ -29,20 +30,16 @@ export interface PeakEwmaOptions {
 }
 
 /** Random positions tried per draw when some endpoints are not choosable, before an exact scan. */
-export const PEAK_EWMA_REDRAWS = 8;
+export const PEAK_EWMA_REDRAWS = TWO_CHOICE_REDRAWS;
 
 export class PeakEwma implements Balancer {
-  private readonly slots: Int32Array;
-  private readonly usable: Uint8Array;
-  private readonly allUsable: boolean;
+  private readonly two: TwoChoices;
   private readonly env: BalancerEnv;
   private readonly load: LoadCounters;
   private readonly prior: number;
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv, options: PeakEwmaOptions) {
-    this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.usable = Uint8Array.from(endpoints, (e) => (e.weight > 0 ? 1 : 0));
-    this.allUsable = this.usable.every((u) => u === 1);
+    this.two = new TwoChoices(endpoints, env.random);
     this.env = env;
     this.load = env.load;
     this.prior = options.prior;
@@ -51,46 +48,13 @@ export class PeakEwma implements Balancer {
     env.load.setPeakEwmaDecay(options.decay);
   }
 
-  /** A uniformly random choosable position other than `avoid`, or -1 when there is none. */
-  private draw(ex: Uint8Array | null, avoid: number): number {
-    const slots = this.slots;
-    const usable = this.usable;
-    const n = slots.length;
-    for (let t = 0; t < PEAK_EWMA_REDRAWS; t++) {
-      let k = Math.floor(this.env.random() * n);
-      if (k >= n) k = n - 1;
-      if (k !== avoid && usable[k] === 1 && (ex === null || ex[slots[k]] === 0)) return k;
-    }
-    let c = 0;
-    for (let k = 0; k < n; k++) if (k !== avoid && usable[k] === 1 && (ex === null || ex[slots[k]] === 0)) c++;
-    if (c === 0) return -1;
-    let r = Math.floor(this.env.random() * c);
-    if (r >= c) r = c - 1;
-    for (let k = 0; k < n; k++) {
-      if (k !== avoid && usable[k] === 1 && (ex === null || ex[slots[k]] === 0) && r-- === 0) return k;
-    }
-    return -1;
-  }
-
   pick(ctx: PickContext): number {
-    const slots = this.slots;
-    const n = slots.length;
-    const ex = ctx.excluded;
-    let a: number;
-    let b: number;
-    if (ex === null && this.allUsable) {
-      if (n <= 1) return n === 1 ? slots[0] : -1;
-      a = Math.floor(this.env.random() * n);
-      if (a >= n) a = n - 1;
-      b = Math.floor(this.env.random() * (n - 1));
-      if (b >= n - 1) b = n - 2;
-      if (b >= a) b++;
-    } else {
-      a = this.draw(ex, -1);
-      if (a === -1) return -1;
-      b = this.draw(ex, a);
-      if (b === -1) return slots[a];
-    }
+    const two = this.two;
+    if (!two.draw(ctx.excluded)) return -1;
+    const slots = two.slots;
+    if (two.b === -1) return slots[two.a];
+    const a = two.a;
+    const b = two.b;
     const sa = slots[a];
     const sb = slots[b];
     const load = this.load;
