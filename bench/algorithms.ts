@@ -21,6 +21,7 @@ import { LoadCounters } from '../src/balancing/load.ts';
 import { Weights } from '../src/balancing/types.ts';
 import type { AlgorithmFactory, Balancer, BalancerEnv, EndpointInfo, PickContext } from '../src/balancing/types.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../src/config/schema.ts';
+import { mulberry32 as prng } from '../src/core/prng.ts';
 
 const SIZES = [3, 100, 1000];
 const PICKS = 1_000_000;
@@ -31,16 +32,6 @@ const MAGLEV_TARGET_MS = 10;
 
 const say = (s = ''): void => { process.stdout.write(`${s}\n`); };
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function endpoints(n: number): EndpointInfo[] {
   return Array.from({ length: n }, (_, i) => ({ index: i, address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`, weight: (i % 3) + 1 }));

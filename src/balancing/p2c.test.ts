@@ -5,17 +5,8 @@ import { PowerOfTwoChoices } from './p2c.ts';
 import { LoadCounters } from './load.ts';
 import { Weights } from './types.ts';
 import type { BalancerEnv, EndpointInfo } from './types.ts';
+import { mulberry32 } from '../core/prng.ts';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Returns the scripted values in turn (and fails the test if more are asked for). */
 function scripted(values: number[]): () => number {

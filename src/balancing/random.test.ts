@@ -5,18 +5,9 @@ import { RandomBalancer } from './random.ts';
 import { LoadCounters } from './load.ts';
 import { Weights } from './types.ts';
 import type { BalancerEnv, EndpointInfo } from './types.ts';
+import { mulberry32 } from '../core/prng.ts';
 
 /** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function setup(weights: readonly number[], seed = 1): { b: RandomBalancer; env: BalancerEnv } {
   const eps: EndpointInfo[] = weights.map((weight, index) => ({ index, address: `10.0.0.${index}:80`, weight }));
