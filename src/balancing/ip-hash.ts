@@ -2,12 +2,12 @@
  * IP hash (`ip-hash`): hash(key) mod N over the choosable endpoints — the classic, NON-consistent
  * baseline. Removing one of N endpoints remaps about (N−1)/N of the keys (every key whose modulus
  * changes); prefer `consistent-hash`, `maglev` or `rendezvous` when affinity must survive changes.
- * Default key `source-ip`. Endpoints are taken with multiplicity = weight (weight 2 = two slots).
+ * Key hash: MurmurHash3 x86_32 of the key's latin1 bytes. Default key `source-ip`. Endpoints are taken with multiplicity = weight (weight 2 = two slots).
  * An excluded endpoint's key walks to the next slot (linear probing), so a retry never re-picks it.
  */
 import { registerAlgorithm } from './registry.ts';
 import type { CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
-import { fnv1a32, mix32 } from '../core/hash.ts';
+import { murmur3 } from '../core/hash.ts';
 
 const ALWAYS: CandidateFilter = { accept: () => true };
 
@@ -31,10 +31,17 @@ export class IpHash implements HashingBalancer {
     const n = t.length;
     if (n === 0) return -1;
     const ex = ctx.excluded;
-    const start = ctx.key === undefined ? this.rr++ % n : mix32(fnv1a32(ctx.key)) % n;
+    let i: number;
+    if (ctx.key === undefined) {
+      i = this.rr;
+      this.rr = i + 1 >= n ? 0 : i + 1;
+    } else {
+      i = murmur3(ctx.key) % n;
+    }
     for (let step = 0; step < n; step++) {
-      const slot = t[(start + step) % n];
+      const slot = t[i];
       if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return slot;
+      if (++i === n) i = 0;
     }
     return -1;
   }

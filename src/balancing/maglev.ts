@@ -14,7 +14,8 @@
  * not in the table). The build stops when all M positions are filled.
  * Cost O(M log M) expected probes; measured 3.6–6.4 ms for N = 1000, M = 65537 on a 2-core dev VM.
  *
- * Lookup. table[hash(key) mod M], hash = fmix32(FNV-1a 32(key)).
+ * Lookup. table[hash(key) mod M], hash = MurmurHash3 x86_32 of the key's latin1 bytes, seed 0 (four
+ * bytes per round: about twice as fast as FNV-1a + fmix32 on 16–32 byte keys).
  *
  * Fallback walk (retries, exclusions, bounded-load refusals) — deterministic per key: probe
  * table[(h + k × step) mod M] for k = 1 … MAX_PROBES with step = (fmix32(h ^ 0x9e3779b9) mod
@@ -25,7 +26,7 @@
  */
 import { registerAlgorithm } from './registry.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
-import { fnv1a32, mix32 } from '../core/hash.ts';
+import { fnv1a32, mix32, murmur3 } from '../core/hash.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 
 /** The paper's default table size: a prime well above 100 × the number of endpoints. */
@@ -54,7 +55,7 @@ export function maglevSkipHash(address: string): number {
 
 /** Hash of a request key (the table index is this mod M). */
 export function maglevKeyHash(key: string): number {
-  return mix32(fnv1a32(key));
+  return murmur3(key);
 }
 
 function isPrime(n: number): boolean {

@@ -14,6 +14,44 @@ export function fnv1a32(s: string, seed = 0x811c9dc5): number {
   return h >>> 0;
 }
 
+/**
+ * MurmurHash3 x86_32 (Austin Appleby, public domain) of the latin1 bytes of `s`: four bytes per
+ * round, then fmix32 — the key hash of `maglev` and `ip-hash`, about 2x faster than FNV-1a plus
+ * fmix32 on 16–32 byte keys (one multiply chain per 4 bytes instead of per byte). Equal to the
+ * reference MurmurHash3_x86_32(bytes, len, seed) for every key whose code units are ≤ 0xff.
+ */
+export function murmur3(s: string, seed = 0): number {
+  let h = seed | 0;
+  const n = s.length;
+  const end4 = n - (n & 3);
+  let i = 0;
+  for (; i < end4; i += 4) {
+    let k = (s.charCodeAt(i) & 0xff) | ((s.charCodeAt(i + 1) & 0xff) << 8)
+      | ((s.charCodeAt(i + 2) & 0xff) << 16) | (s.charCodeAt(i + 3) << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const r = n & 3;
+  if (r !== 0) {
+    let k = s.charCodeAt(i) & 0xff;
+    if (r > 1) k |= (s.charCodeAt(i + 1) & 0xff) << 8;
+    if (r > 2) k |= (s.charCodeAt(i + 2) & 0xff) << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  h ^= n;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** Final avalanche of MurmurHash3 (fmix32): spreads the bits of a 32-bit hash. */
 export function mix32(h: number): number {
   h ^= h >>> 16;
