@@ -27,7 +27,8 @@
  *   filter (bounded load), the ring is walked from a rotating point instead.
  *
  * Weights are static (they set the number of points); slow start does not apply (nginx likewise).
- * Pick cost: CRC-32 of the key plus a binary search over 160 × Σweight points — no allocation.
+ * Pick cost: CRC-32 of the key (slicing-by-4) plus one read of a bucket index over the top bits of
+ * the hash and a scan of about one point — no allocation.
  */
 import { registerAlgorithm } from './registry.ts';
 import { SmoothWeighted } from './weighted-round-robin.ts';
@@ -36,6 +37,9 @@ import { crc32Fast, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
 
 /** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
 export const POINTS_PER_WEIGHT = 160;
+
+/** Upper bound on the bucket index's size: 2^16 + 1 entries (256 KiB, the top 16 bits of the hash) for rings of 2^16 points or more. */
+const MAX_BUCKET_BITS = 16;
 
 /** Steps walked before checking, in O(N), whether any endpoint is choosable at all. */
 const WALK_BEFORE_CHECK = 64;
@@ -95,6 +99,17 @@ export class ConsistentHash implements HashingBalancer {
   readonly owners: Int32Array;
   /** Slots of the endpoints that have points (weight > 0), in list order. */
   private readonly members: Int32Array;
+  /**
+   * Bucket index of the points: buckets[b] = first point whose top bits (hash >>> shift) are ≥ b,
+   * buckets[2^bits] = the number of points; 2^bits ≈ the number of points (at most 2^16).
+   */
+  private readonly buckets: Int32Array;
+  /**
+   * `points` and `owners` interleaved (point k at 2k, its owner at 2k + 1): a lookup reads a point
+   * and its owner from one cache line instead of two (the ring of N = 1000 is ~2.5 MB).
+   */
+  private readonly ring: Uint32Array;
+  private readonly shift: number;
   /** Stride and position of the fallback rotation over the points. */
   private readonly stride: number;
   private rr = 0;
@@ -139,6 +154,23 @@ export class ConsistentHash implements HashingBalancer {
     }
     this.points = n === total ? points : points.slice(0, n);
     this.owners = n === total ? owners : owners.slice(0, n);
+    let bits = 1;
+    while (bits < MAX_BUCKET_BITS && 1 << bits < n) bits++;
+    this.shift = 32 - bits;
+    const nb = 1 << bits;
+    const buckets = new Int32Array(nb + 1);
+    const pts = this.points;
+    for (let b = 0, i = 0; b <= nb; b++) {
+      while (i < n && pts[i] >>> this.shift < b) i++;
+      buckets[b] = i;
+    }
+    this.buckets = buckets;
+    const ring = new Uint32Array(2 * n);
+    for (let k = 0; k < n; k++) {
+      ring[2 * k] = pts[k];
+      ring[2 * k + 1] = this.owners[k];
+    }
+    this.ring = ring;
     let s = n <= 1 ? 1 : Math.floor(n * 0.6180339887498949) | 1;
     while (n > 1 && gcd(s, n) !== 1) s += 2;
     this.stride = s;
@@ -147,24 +179,27 @@ export class ConsistentHash implements HashingBalancer {
   /**
    * Index of the first point with hash ≥ h, wrapping to 0 past the last point: what nginx's
    * ngx_http_upstream_find_chash_point returns (points are distinct, so its early exit on equality
-   * lands on the same index). Written without a data-dependent branch (the conditional compiles to
-   * a select), which halves its cost over a mispredicted binary search.
+   * lands on the same index). One read of the bucket index (the top bits of h) and a short forward
+   * scan within the bucket — about one point per bucket on average — instead of a binary search
+   * whose ~18 dependent reads miss the cache on a large ring.
    */
   findPoint(h: number): number {
-    const p = this.points;
-    const len = p.length;
-    let base = 0;
-    let n = len;
-    while (n > 1) {
-      const half = n >>> 1;
-      base = p[base + half] < h ? base + half : base;
-      n -= half;
-    }
-    const i = base + (p[base] < h ? 1 : 0);
-    return i === len ? 0 : i;
+    const r = this.ring;
+    const b = h >>> this.shift;
+    let i = this.buckets[b];
+    const end = this.buckets[b + 1];
+    while (i < end && r[2 * i] < h) i++;
+    return i === this.points.length ? 0 : i;
   }
 
   pick(ctx: PickContext): number {
+    const key = ctx.key;
+    if (key !== undefined && key.length !== 0 && this.points.length !== 0) {
+      // Fast path: the key's own point, when its owner is not excluded (else the walk below).
+      const slot = this.ring[2 * this.findPoint(crc32Fast(key)) + 1];
+      const ex = ctx.excluded;
+      if (ex === null || ex[slot] === 0) return slot;
+    }
     return this.pickFiltered(ctx, ALWAYS);
   }
 
@@ -183,10 +218,10 @@ export class ConsistentHash implements HashingBalancer {
     } else {
       i = this.findPoint(crc32Fast(key));
     }
-    const owners = this.owners;
+    const ring = this.ring;
     const ex = ctx.excluded;
     for (let step = 0; step < n; step++) {
-      const slot = owners[i];
+      const slot = ring[2 * i + 1];
       if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return slot;
       if (++i === n) i = 0;
       if (step === WALK_BEFORE_CHECK && !this.anyChoosable(ex, filter)) return -1;
