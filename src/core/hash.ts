@@ -106,7 +106,9 @@ for (let n = 0; n < 256; n++) {
 
 /**
  * CRC-32 (IEEE) of the latin1 bytes of `s`, equal to `crc32(s)` but four bytes per step
- * (slicing-by-4): the hot-path key hash of `consistent-hash` (nginx's ngx_crc32_long).
+ * (slicing-by-4, the 1–3 byte tail in one step too): the hot-path key hash of `consistent-hash`
+ * (nginx's ngx_crc32_long). Slicing-by-8 measured no faster here: reading the characters
+ * (charCodeAt), not the table lookups, dominates.
  */
 export function crc32Fast(s: string): number {
   let c = 0xffffffff;
@@ -118,6 +120,17 @@ export function crc32Fast(s: string): number {
       | ((s.charCodeAt(i + 2) & 0xff) << 16) | ((s.charCodeAt(i + 3) & 0xff) << 24);
     c = CRC_T3[c & 0xff] ^ CRC_T2[(c >>> 8) & 0xff] ^ CRC_T1[(c >>> 16) & 0xff] ^ CRC_TABLE[c >>> 24];
   }
-  for (; i < n; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff] ^ (c >>> 8);
+  // The last 1–3 bytes in one step (x = state ^ bytes; byte j of r is followed by r − 1 − j zeros).
+  const r = n - end4;
+  if (r === 1) {
+    c ^= s.charCodeAt(i) & 0xff;
+    c = (c >>> 8) ^ CRC_TABLE[c & 0xff];
+  } else if (r === 2) {
+    c ^= (s.charCodeAt(i) & 0xff) | ((s.charCodeAt(i + 1) & 0xff) << 8);
+    c = (c >>> 16) ^ CRC_T1[c & 0xff] ^ CRC_TABLE[(c >>> 8) & 0xff];
+  } else if (r === 3) {
+    c ^= (s.charCodeAt(i) & 0xff) | ((s.charCodeAt(i + 1) & 0xff) << 8) | ((s.charCodeAt(i + 2) & 0xff) << 16);
+    c = (c >>> 24) ^ CRC_T2[c & 0xff] ^ CRC_T1[(c >>> 8) & 0xff] ^ CRC_TABLE[(c >>> 16) & 0xff];
+  }
   return (c ^ 0xffffffff) >>> 0;
 }
