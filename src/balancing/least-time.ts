@@ -15,41 +15,204 @@
  * in-flight count). When nothing is measured the algorithm is weighted least connections on
  * (1 + inFlight) / weight. Among equal scores an unmeasured endpoint wins, then the one met first
  * in rotation order (the scan starts just after the previous pick — never always the lowest index).
- * Weight 0 is never chosen; -1 when nothing is choosable. One O(N) scan per pick, allocation-free.
+ * Weight 0 is never chosen; -1 when nothing is choosable.
+ *
+ * O(log N) per pick, allocation-free: three min segment trees (min-tree.ts) over the endpoint
+ * positions — measured endpoints by ewma × (1 + inFlight) / w, unmeasured ones by (1 + inFlight) / w,
+ * and measured EWMAs alone (their minimum is what an unmeasured endpoint is scored with). Each
+ * tree's first minimum in rotation order is the scan's best of that set, and the two candidates
+ * are compared exactly as the scan compares them. The trees follow the LoadCounters (this
+ * balancer is their watcher: start()/end() update one position) and are rebuilt in O(N) when the
+ * live weights change or the counters changed behind their back (LoadCounters.version). Excluded
+ * endpoints that come out as one of the three answers are masked for the pick and the trees asked
+ * again; non-finite scores fall back to the O(N) scan.
  */
 import { registerAlgorithm } from './registry.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
-import type { LoadCounters } from './load.ts';
-import type { Balancer, BalancerEnv, EndpointInfo, PickContext } from './types.ts';
+import { MinTree } from './min-tree.ts';
+import type { LoadCounters, LoadWatcher } from './load.ts';
+import type { Balancer, BalancerEnv, EndpointInfo, PickContext, Weights } from './types.ts';
+
+/** More excluded endpoints than this coming out best in one pick: scan instead. */
+const MAX_MASKED = 32;
 
 /** Parsed `leastTime` options: `measure` is `header` (default) or `last-byte`. */
 export interface LeastTimeOptions {
   readonly measure: 'header' | 'last-byte';
 }
 
-export class LeastTime implements Balancer {
+export class LeastTime implements Balancer, LoadWatcher {
   private readonly slots: Int32Array;
   private readonly weights: Float64Array;
+  private readonly liveWeights: Weights;
+  private readonly load: LoadCounters;
   private readonly inFlight: Int32Array;
   /** headerEwma or latencyEwma of the pool's LoadCounters, by slot. */
   private readonly ewma: Float64Array;
   /** Position where the next scan starts (one past the last pick). */
   private next = 0;
+  /** Measured endpoints: ewma × ((1 + inFlight) / w); +Infinity for the others. */
+  private readonly measured: MinTree;
+  /** Unmeasured endpoints: (1 + inFlight) / w; +Infinity for the others. */
+  private readonly unmeasured: MinTree;
+  /** Measured endpoints: ewma; +Infinity for the others. */
+  private readonly ewmas: MinTree;
+  /** Position of each slot in the endpoint list, −1 when absent. */
+  private readonly posOf: Int32Array;
+  /** Positions with a non-finite score (flagged), and how many: the trees are not used then. */
+  private readonly odd: Uint8Array;
+  private oddCount = 0;
+  /** A slot listed twice: always scan. */
+  private readonly duplicate: boolean;
+  /** LoadCounters.version and Weights.version the trees reflect (−1: never built). */
+  private seenLoad = -1;
+  private seenWeights = -1;
+  /** Positions masked during the current pick. */
+  private readonly masked: Int32Array;
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv, options: LeastTimeOptions) {
     const load: LoadCounters = env.load;
     this.slots = Int32Array.from(endpoints, (e) => e.index);
+    this.liveWeights = env.weights;
     this.weights = env.weights.values;
+    this.load = load;
     this.inFlight = load.inFlight;
     this.ewma = options.measure === 'last-byte' ? load.latencyEwma : load.headerEwma;
+    const n = this.slots.length;
+    this.measured = new MinTree(n);
+    this.unmeasured = new MinTree(n);
+    this.ewmas = new MinTree(n);
+    this.odd = new Uint8Array(n);
+    this.masked = new Int32Array(Math.min(n, MAX_MASKED));
+    let maxSlot = load.size - 1;
+    for (let p = 0; p < n; p++) if (this.slots[p] > maxSlot) maxSlot = this.slots[p];
+    this.posOf = new Int32Array(maxSlot + 1).fill(-1);
+    let duplicate = false;
+    for (let p = 0; p < n; p++) {
+      const s = this.slots[p];
+      if (this.posOf[s] !== -1) duplicate = true;
+      this.posOf[s] = p;
+    }
+    this.duplicate = duplicate;
+    if (n > 0) load.watch(this);
+  }
+
+  /** LoadWatcher: endpoint slot i's counters changed (called by LoadCounters). */
+  changed(i: number): void {
+    const v = this.load.version;
+    // Only stay current if nothing was missed; otherwise the next pick rebuilds.
+    if (this.seenLoad !== v - 1) return;
+    this.seenLoad = v;
+    const p = i < this.posOf.length ? this.posOf[i] : -1;
+    if (p >= 0) this.set(p, false);
+  }
+
+  /** Recomputes position p's keys in the three trees (leaves only when `leavesOnly`). */
+  private set(p: number, leavesOnly: boolean): void {
+    const slot = this.slots[p];
+    const w = this.weights[slot];
+    let m = Infinity;
+    let u = Infinity;
+    let e = Infinity;
+    let o = 0;
+    if (w > 0) {
+      const ew = this.ewma[slot];
+      const q = (1 + this.inFlight[slot]) / w;
+      if (ew > 0) {
+        const s = ew * q;
+        // Non-finite ew or score: flagged, the scan decides (same for q below).
+        if (s - s === 0 && ew - ew === 0) {
+          m = s;
+          e = ew;
+        } else o = 1;
+      } else if (q - q === 0) u = q;
+      else o = 1;
+    }
+    const was = this.odd[p];
+    if (was !== o) {
+      this.odd[p] = o;
+      this.oddCount += o - was;
+    }
+    if (leavesOnly) {
+      this.measured.setLeaf(p, m);
+      this.unmeasured.setLeaf(p, u);
+      this.ewmas.setLeaf(p, e);
+    } else {
+      this.measured.update(p, m);
+      this.unmeasured.update(p, u);
+      this.ewmas.update(p, e);
+    }
+  }
+
+  private mask(p: number): void {
+    this.measured.update(p, Infinity);
+    this.unmeasured.update(p, Infinity);
+    this.ewmas.update(p, Infinity);
+  }
+
+  private rebuild(): void {
+    for (let p = 0; p < this.slots.length; p++) this.set(p, true);
+    this.measured.build();
+    this.unmeasured.build();
+    this.ewmas.build();
+    this.seenLoad = this.load.version;
+    this.seenWeights = this.liveWeights.version;
+    // Claim the counters' change notifications (another balancer over them may have taken them).
+    if (this.load.watching !== this) this.load.watch(this);
   }
 
   pick(ctx: PickContext): number {
+    const n = this.slots.length;
+    if (n === 0) return -1;
+    if (this.seenLoad !== this.load.version || this.seenWeights !== this.liveWeights.version) this.rebuild();
+    if (this.oddCount !== 0 || this.duplicate) return this.scan(ctx.excluded);
+    const ex = ctx.excluded;
+    const slots = this.slots;
+    const mt = this.measured;
+    const ut = this.unmeasured;
+    const et = this.ewmas;
+    let count = 0;
+    let best = -1;
+    for (;;) {
+      const bestMScore = mt.val[1];
+      const bestUScore = ut.val[1];
+      const bestM = bestMScore === Infinity ? -1 : mt.firstMinFrom(this.next);
+      const bestU = bestUScore === Infinity ? -1 : ut.firstMinFrom(this.next);
+      if (ex !== null) {
+        // An excluded endpoint among the answers (either best, or the lowest EWMA): mask, ask again.
+        let x = -1;
+        if (bestM !== -1 && ex[slots[bestM]] !== 0) x = bestM;
+        else if (bestU !== -1 && ex[slots[bestU]] !== 0) x = bestU;
+        else if (et.val[1] !== Infinity && ex[slots[et.idx[1]]] !== 0) x = et.idx[1];
+        if (x !== -1) {
+          if (count === this.masked.length) {
+            best = -2;
+            break;
+          }
+          this.masked[count++] = x;
+          this.mask(x);
+          continue;
+        }
+      }
+      // The lowest measured EWMA among the choosable endpoints (+Infinity when none, as the scan).
+      const minEwma = et.val[1];
+      best = bestM;
+      if (bestU !== -1 && (bestM === -1 || minEwma * bestUScore <= bestMScore)) best = bestU;
+      break;
+    }
+    for (let j = 0; j < count; j++) this.set(this.masked[j], false);
+    if (best === -2) return this.scan(ex);
+    if (best === -1) return -1;
+    this.next = best + 1;
+    return slots[best];
+  }
+
+  /** The O(N) scan, for the cases the trees do not serve. */
+  private scan(ex: Uint8Array | null): number {
     const slots = this.slots;
     const weights = this.weights;
     const inFlight = this.inFlight;
     const ewma = this.ewma;
-    const ex = ctx.excluded;
     const n = slots.length;
     // Best measured endpoint by ewma × (1 + inFlight) / w; best unmeasured by (1 + inFlight) / w.
     let bestM = -1;

@@ -22,6 +22,14 @@
 /** Default decay time constant τ of the peak-EWMA cost, in ms (Finagle/Linkerd: 10 s). */
 export const DEFAULT_PEAK_EWMA_DECAY_MS = 10_000;
 
+/**
+ * Told after start()/end()/setInFlight() changed endpoint i's counters (in-flight count, EWMAs).
+ * The least-loaded balancers keep a tree of scores in step with the counters this way.
+ */
+export interface LoadWatcher {
+  changed(i: number): void;
+}
+
 export class LoadCounters {
   /** Requests (L7) or connections (L4) currently in progress per endpoint. */
   readonly inFlight: Int32Array;
@@ -39,6 +47,15 @@ export class LoadCounters {
   readonly peakStamp: Float64Array;
   /** Decay time constant τ of the peak-EWMA cost, in ms (default 10 000). */
   private decayMs = DEFAULT_PEAK_EWMA_DECAY_MS;
+  /**
+   * Increases on every change made through this class (start, end, setInFlight, carryOver into
+   * this instance, invalidate). A watcher that has seen every increment knows its derived state is
+   * current; one that missed some rebuilds. Writing the arrays directly bypasses it: call
+   * invalidate() afterwards (or write before any balancer picks).
+   */
+  version = 0;
+  /** The one watcher told about each change (the least-loaded balancer over these counters). */
+  private watcher: LoadWatcher | null = null;
 
   constructor(size: number, peakEwmaDecayMs: number = DEFAULT_PEAK_EWMA_DECAY_MS) {
     this.inFlight = new Int32Array(size);
@@ -65,8 +82,34 @@ export class LoadCounters {
     this.decayMs = ms > 0 && Number.isFinite(ms) ? ms : DEFAULT_PEAK_EWMA_DECAY_MS;
   }
 
+  /** Registers the one watcher told after each change (null: none). Replaces any previous one. */
+  watch(w: LoadWatcher | null): void {
+    this.watcher = w;
+  }
+
+  /** The current watcher, or null. */
+  get watching(): LoadWatcher | null {
+    return this.watcher;
+  }
+
+  /** Marks the counters as changed in bulk (after writing the arrays directly): watchers rebuild. */
+  invalidate(): void {
+    this.version++;
+  }
+
   start(i: number): void {
     this.inFlight[i]++;
+    this.version++;
+    const w = this.watcher;
+    if (w !== null) w.changed(i);
+  }
+
+  /** Sets endpoint i's in-flight count (tests, simulators) and tells the watcher. */
+  setInFlight(i: number, n: number): void {
+    this.inFlight[i] = n;
+    this.version++;
+    const w = this.watcher;
+    if (w !== null) w.changed(i);
   }
 
   /**
@@ -91,6 +134,9 @@ export class LoadCounters {
       this.peakCost[i] = c * w + headerMs * (1 - w);
     }
     this.peakStamp[i] = nowMs;
+    this.version++;
+    const w = this.watcher;
+    if (w !== null) w.changed(i);
   }
 
   /**
@@ -123,5 +169,6 @@ export class LoadCounters {
       next.peakStamp[j] = this.peakStamp[i];
     }
     // τ is not copied: it comes from the new config (constructor or setPeakEwmaDecay).
+    next.version++;
   }
 }
