@@ -138,7 +138,7 @@ test('property: least-connections matches the scan with fractional (slow-start) 
   );
 });
 
-test('least-connections: a down endpoint with nothing in flight is masked, not picked; picks stay exact', () => {
+test('least-connections: a down endpoint with nothing in flight is skipped; picks stay exact', () => {
   const load = new LoadCounters(4);
   const weights = new Weights([1, 1, 1, 1]);
   const b = make(weights, load, 4);

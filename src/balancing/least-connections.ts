@@ -9,7 +9,8 @@
  * LoadCounters (this balancer is their watcher: start()/end() update one leaf) and rebuilt in O(N)
  * when the live weights change (env.weights.version) or the counters changed behind its back
  * (LoadCounters.version). Excluded endpoints (ctx.excluded) that come out best are masked for the
- * pick and the tree asked again. Non-finite scores (absurd weights) fall back to the O(N) scan.
+ * pick and the tree asked again. Non-finite scores (absurd weights) fall back to the O(N) scan, and
+ * pools of at most 16 endpoints just scan (cheaper there than keeping the tree).
  * Same choices as the scan: scores compare as inFlight / weight, which orders exactly as nginx's
  * inFlight_a × weight_b < inFlight_b × weight_a for integer weights (all configured weights).
  */
@@ -20,6 +21,11 @@ import type { Balancer, BalancerEnv, EndpointInfo, PickContext, Weights } from '
 
 /** More excluded endpoints than this coming out best in one pick: scan instead. */
 const MAX_MASKED = 32;
+/**
+ * Pools of at most this many endpoints just scan (measured: at N = 3 the scan costs about what one
+ * tree update does, and start()/end() then notify nobody).
+ */
+const SCAN_MAX = 16;
 
 /**
  * Reads `env.load.inFlight` and the live effective weights `env.weights.values` (so slow start
@@ -41,8 +47,8 @@ export class LeastConnections implements Balancer, LoadWatcher {
   /** Positions whose score is not finite (flagged), and how many: the tree is not used then. */
   private readonly odd: Uint8Array;
   private oddCount = 0;
-  /** A slot listed twice: always scan. */
-  private readonly duplicate: boolean;
+  /** A slot listed twice, or a small pool (≤ SCAN_MAX): always scan, no trees kept. */
+  private readonly scanOnly: boolean;
   /** LoadCounters.version and Weights.version the tree reflects (−1: never built). */
   private seenLoad = -1;
   private seenWeights = -1;
@@ -68,8 +74,8 @@ export class LeastConnections implements Balancer, LoadWatcher {
       if (this.posOf[s] !== -1) duplicate = true;
       this.posOf[s] = p;
     }
-    this.duplicate = duplicate;
-    if (n > 0) this.load.watch(this);
+    this.scanOnly = duplicate || n <= SCAN_MAX;
+    if (!this.scanOnly) this.load.watch(this);
   }
 
   /** LoadWatcher: endpoint slot i's counters changed (called by LoadCounters). */
@@ -111,10 +117,9 @@ export class LeastConnections implements Balancer, LoadWatcher {
   }
 
   pick(ctx: PickContext): number {
-    const n = this.slots.length;
-    if (n === 0) return -1;
+    if (this.scanOnly) return this.slots.length === 0 ? -1 : this.scan(ctx.excluded);
     if (this.seenLoad !== this.load.version || this.seenWeights !== this.liveWeights.version) this.rebuild();
-    if (this.oddCount !== 0 || this.duplicate) return this.scan(ctx.excluded);
+    if (this.oddCount !== 0) return this.scan(ctx.excluded);
     const tree = this.tree;
     if (tree.val[1] === Infinity) return -1;
     let best = tree.firstMinFrom(this.next);

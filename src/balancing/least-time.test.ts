@@ -201,7 +201,7 @@ test('property: least-time picks exactly as the O(N) scan (N 1..60, random histo
   );
 });
 
-test('least-time: a down unmeasured endpoint is masked, and so is a down endpoint holding the lowest EWMA', () => {
+test('least-time: a down unmeasured endpoint is skipped, and so is a down endpoint holding the lowest EWMA', () => {
   const load = new LoadCounters(3);
   load.headerEwma.set([2, 10, 0]);
   const b = make([1, 1, 1], load);

@@ -25,7 +25,8 @@
  * balancer is their watcher: start()/end() update one position) and are rebuilt in O(N) when the
  * live weights change or the counters changed behind their back (LoadCounters.version). Excluded
  * endpoints that come out as one of the three answers are masked for the pick and the trees asked
- * again; non-finite scores fall back to the O(N) scan.
+ * again; non-finite scores fall back to the O(N) scan, and pools of at most 16 endpoints just scan
+ * (cheaper there than keeping the trees).
  */
 import { registerAlgorithm } from './registry.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
@@ -35,6 +36,11 @@ import type { Balancer, BalancerEnv, EndpointInfo, PickContext, Weights } from '
 
 /** More excluded endpoints than this coming out best in one pick: scan instead. */
 const MAX_MASKED = 32;
+/**
+ * Pools of at most this many endpoints just scan (measured: at N = 3 the scan costs about what one
+ * tree update does, and start()/end() then notify nobody).
+ */
+const SCAN_MAX = 16;
 
 /** Parsed `leastTime` options: `measure` is `header` (default) or `last-byte`. */
 export interface LeastTimeOptions {
@@ -62,8 +68,8 @@ export class LeastTime implements Balancer, LoadWatcher {
   /** Positions with a non-finite score (flagged), and how many: the trees are not used then. */
   private readonly odd: Uint8Array;
   private oddCount = 0;
-  /** A slot listed twice: always scan. */
-  private readonly duplicate: boolean;
+  /** A slot listed twice, or a small pool (≤ SCAN_MAX): always scan, no trees kept. */
+  private readonly scanOnly: boolean;
   /** LoadCounters.version and Weights.version the trees reflect (−1: never built). */
   private seenLoad = -1;
   private seenWeights = -1;
@@ -93,8 +99,8 @@ export class LeastTime implements Balancer, LoadWatcher {
       if (this.posOf[s] !== -1) duplicate = true;
       this.posOf[s] = p;
     }
-    this.duplicate = duplicate;
-    if (n > 0) load.watch(this);
+    this.scanOnly = duplicate || n <= SCAN_MAX;
+    if (!this.scanOnly) load.watch(this);
   }
 
   /** LoadWatcher: endpoint slot i's counters changed (called by LoadCounters). */
@@ -162,10 +168,9 @@ export class LeastTime implements Balancer, LoadWatcher {
   }
 
   pick(ctx: PickContext): number {
-    const n = this.slots.length;
-    if (n === 0) return -1;
+    if (this.scanOnly) return this.slots.length === 0 ? -1 : this.scan(ctx.excluded);
     if (this.seenLoad !== this.load.version || this.seenWeights !== this.liveWeights.version) this.rebuild();
-    if (this.oddCount !== 0 || this.duplicate) return this.scan(ctx.excluded);
+    if (this.oddCount !== 0) return this.scan(ctx.excluded);
     const ex = ctx.excluded;
     const slots = this.slots;
     const mt = this.measured;
