@@ -6,8 +6,8 @@ import { LoadCounters } from './load.ts';
 import { Weights } from './types.ts';
 import type { BalancerEnv, EndpointInfo } from './types.ts';
 import { mulberry32 } from '../core/prng.ts';
+import fc from 'fast-check';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
 
 function setup(weights: readonly number[], seed = 1): { b: RandomBalancer; env: BalancerEnv } {
   const eps: EndpointInfo[] = weights.map((weight, index) => ({ index, address: `10.0.0.${index}:80`, weight }));
@@ -89,4 +89,28 @@ test('a random() of exactly 1 − ε or 0 stays in range and never lands on weig
     const b = new RandomBalancer(eps, { load: new LoadCounters(4), now: () => 0, random: () => r, weights: new Weights([2, 0, 3, 0]) });
     assert.equal(b.pick({ key: undefined, excluded: null }), r === 0 ? 0 : 2);
   }
+});
+
+test('alias tables carry exactly w_k / W per endpoint, weight 0 never (property)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 50 }), fc.double({ min: 0.001, max: 7, noNaN: true })), { minLength: 2, maxLength: 60 }), (ws) => {
+      const total = ws.reduce((a, b) => a + b, 0);
+      fc.pre(total > 0 && new Set(ws).size > 1);
+      const eps = ws.map((weight, index) => ({ index, address: `a${index}`, weight }));
+      const b = new RandomBalancer(eps, { load: new LoadCounters(ws.length), now: () => 0, random: () => 0.5, weights: new Weights(ws) });
+      b.pick({ key: undefined, excluded: null }); // builds the tables
+      const inner = b as unknown as { prob: Float64Array; alias: Int32Array };
+      const n = ws.length;
+      const mass = new Float64Array(n);
+      for (let k = 0; k < n; k++) {
+        mass[k] += inner.prob[k] / n;
+        mass[inner.alias[k]] += (1 - inner.prob[k]) / n;
+      }
+      for (let k = 0; k < n; k++) {
+        if (ws[k] === 0) assert.ok(mass[k] < 1e-12, `weight 0 endpoint ${k} has mass ${mass[k]}`);
+        else assert.ok(Math.abs(mass[k] - ws[k] / total) < 1e-9, `endpoint ${k}: ${mass[k]} vs ${ws[k] / total}`);
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -3,9 +3,11 @@
  * are equal, in proportion to the effective weights (env.weights) otherwise, as nginx's `random`
  * and HAProxy's `random` with weights. Randomness comes from env.random (uniform in [0, 1)).
  *
- * Weighted draws use cumulative sums over the endpoints' effective weights, cached and rebuilt in
- * place (no allocation) when env.weights.version changes; a draw is a binary search for the first
- * cumulative sum above r × total, so an endpoint of weight 0 (an empty interval) is never drawn.
+ * Weighted draws use Walker's alias method (Vose's construction, "A Linear Algorithm for Generating
+ * Random Numbers with a Given Distribution", 1991): tables rebuilt in place (no allocation) when
+ * env.weights.version changes; a draw is one random number r: column i = floor(r × n), and the
+ * fraction of r × n decides between column i and its alias — O(1) whatever N. A weight-0 endpoint
+ * has probability 0 in its own column and is never anyone's alias, so it is never drawn.
  * Excluded endpoints: up to REDRAWS fresh draws, then one exact weighted draw among the endpoints
  * that remain (an O(N) scan), so the distribution over the non-excluded endpoints stays weighted.
  */
@@ -17,8 +19,12 @@ export const RANDOM_REDRAWS = 4;
 
 export class RandomBalancer implements Balancer {
   private readonly slots: Int32Array;
-  /** Cumulative effective weights by position (cum[k] = Σ_{j ≤ k} w_j). */
-  private readonly cum: Float64Array;
+  /** Alias tables by position: keep column k with probability prob[k], else take alias[k]. */
+  private readonly prob: Float64Array;
+  private readonly alias: Int32Array;
+  /** Scratch work lists for the construction (preallocated). */
+  private readonly small: Int32Array;
+  private readonly large: Int32Array;
   private readonly env: BalancerEnv;
   private version = -1;
   /** All weights equal and > 0: a draw is floor(r × n). */
@@ -27,7 +33,11 @@ export class RandomBalancer implements Balancer {
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv) {
     this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.cum = new Float64Array(endpoints.length);
+    const n = endpoints.length;
+    this.prob = new Float64Array(n);
+    this.alias = new Int32Array(n);
+    this.small = new Int32Array(n);
+    this.large = new Int32Array(n);
     this.env = env;
   }
 
@@ -42,11 +52,55 @@ export class RandomBalancer implements Balancer {
       const wk = w[slots[k]] > 0 ? w[slots[k]] : 0;
       if (wk !== w0 || wk === 0) uniform = false;
       sum += wk;
-      this.cum[k] = sum;
     }
     this.total = sum;
     this.uniform = uniform;
     this.version = this.env.weights.version;
+    if (!uniform && sum > 0) this.buildAlias(w, sum);
+  }
+
+  /** Vose's alias construction over the scaled weights p_k = w_k × n / total. */
+  private buildAlias(w: Float64Array, total: number): void {
+    const slots = this.slots;
+    const n = slots.length;
+    const prob = this.prob;
+    const alias = this.alias;
+    const small = this.small;
+    const large = this.large;
+    let ns = 0;
+    let nl = 0;
+    for (let k = 0; k < n; k++) {
+      const wk = w[slots[k]] > 0 ? w[slots[k]] : 0;
+      prob[k] = (wk * n) / total;
+      alias[k] = k;
+      if (prob[k] < 1) small[ns++] = k;
+      else large[nl++] = k;
+    }
+    while (ns > 0 && nl > 0) {
+      const s = small[--ns];
+      const l = large[--nl];
+      alias[s] = l;
+      prob[l] = prob[l] + prob[s] - 1;
+      if (prob[l] < 1) small[ns++] = l;
+      else large[nl++] = l;
+    }
+    // Leftovers are 1 up to rounding. A weight-0 column can only be left over through rounding:
+    // give it the last large column as alias so it is never drawn itself.
+    while (nl > 0) prob[large[--nl]] = 1;
+    while (ns > 0) {
+      const s = small[--ns];
+      if (w[slots[s]] > 0) prob[s] = 1;
+      else {
+        prob[s] = 0;
+        alias[s] = this.anyPositive(w);
+      }
+    }
+  }
+
+  private anyPositive(w: Float64Array): number {
+    const slots = this.slots;
+    for (let k = slots.length - 1; k >= 0; k--) if (w[slots[k]] > 0) return k;
+    return 0;
   }
 
   /** One draw over all endpoints (ignoring exclusions): a position, or -1 when total weight is 0. */
@@ -57,18 +111,10 @@ export class RandomBalancer implements Balancer {
       return k < n ? k : n - 1;
     }
     if (this.total <= 0) return -1;
-    const r = this.env.random() * this.total;
-    const cum = this.cum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cum[mid] > r) hi = mid;
-      else lo = mid + 1;
-    }
-    // r rounded up to total: take the last endpoint with weight > 0.
-    while (lo > 0 && cum[lo] === cum[lo - 1]) lo--;
-    return lo;
+    const x = this.env.random() * n;
+    let k = Math.floor(x);
+    if (k >= n) k = n - 1;
+    return x - k < this.prob[k] ? k : this.alias[k];
   }
 
   pick(ctx: PickContext): number {
