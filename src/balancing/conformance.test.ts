@@ -24,18 +24,8 @@ import { LoadCounters } from './load.ts';
 import { Weights } from './types.ts';
 import type { AlgorithmFactory, Balancer, BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer } from './types.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
+import { mulberry32 as prng } from '../core/prng.ts';
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Mode = 'proportional' | 'equal';
 /** Expected share law and relative tolerance per algorithm (unknown names: by factory flags, 5 %). */

@@ -33,7 +33,7 @@
 import { registerAlgorithm } from './registry.ts';
 import { SmoothWeighted } from './weighted-round-robin.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
-import { crc32Fast, crc32Update, crc32UpdateU32LE } from '../core/hash.ts';
+import { crc32Fast, crc32Update, crc32UpdateU32LE, gcd } from '../core/hash.ts';
 
 /** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
 export const POINTS_PER_WEIGHT = 160;
@@ -80,15 +80,6 @@ export function ketamaPoints(address: string, count: number, out: Uint32Array, a
     prev = (crc32UpdateU32LE(base, prev) ^ 0xffffffff) >>> 0;
     out[at + j] = prev;
   }
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
 }
 
 /** The Ketama ring over the endpoints' addresses; immutable once built. */

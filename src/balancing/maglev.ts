@@ -26,7 +26,7 @@
  */
 import { registerAlgorithm } from './registry.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
-import { fnv1a32, mix32, murmur3 } from '../core/hash.ts';
+import { fnv1a32, gcd, mix32, murmur3 } from '../core/hash.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 
 /** The paper's default table size: a prime well above 100 × the number of endpoints. */
@@ -63,15 +63,6 @@ function isPrime(n: number): boolean {
   if (n % 2 === 0) return n === 2;
   for (let d = 3; d * d <= n; d += 2) if (n % d === 0) return false;
   return true;
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const t = a % b;
-    a = b;
-    b = t;
-  }
-  return a;
 }
 
 const ALWAYS: CandidateFilter = { accept: () => true };

@@ -44,42 +44,31 @@ export class MinTree {
 
   /** Recomputes every inner node from the leaves: O(n). */
   build(): void {
+    for (let k = this.size - 1; k >= 1; k--) this.pull(k);
+  }
+
+  /** Node k takes the smaller of its children; strictly less on the right, so ties keep the left (lower) position. */
+  private pull(k: number): void {
     const val = this.val;
     const idx = this.idx;
-    for (let k = this.size - 1; k >= 1; k--) {
-      const l = 2 * k;
-      const r = l + 1;
-      // Strictly less on the right: ties keep the left (lower) position.
-      if (val[r] < val[l]) {
-        val[k] = val[r];
-        idx[k] = idx[r];
-      } else {
-        val[k] = val[l];
-        idx[k] = idx[l];
-      }
+    const l = 2 * k;
+    const r = l + 1;
+    if (val[r] < val[l]) {
+      val[k] = val[r];
+      idx[k] = idx[r];
+    } else {
+      val[k] = val[l];
+      idx[k] = idx[l];
     }
   }
 
   /** Sets the key at `pos` and fixes its ancestors: O(log n), nothing done if unchanged. */
   update(pos: number, key: number): void {
     const val = this.val;
-    const idx = this.idx;
     let k = this.size + pos;
     if (val[k] === key) return;
     val[k] = key;
-    k >>= 1;
-    while (k >= 1) {
-      const l = 2 * k;
-      const r = l + 1;
-      if (val[r] < val[l]) {
-        val[k] = val[r];
-        idx[k] = idx[r];
-      } else {
-        val[k] = val[l];
-        idx[k] = idx[l];
-      }
-      k >>= 1;
-    }
+    for (k >>= 1; k >= 1; k >>= 1) this.pull(k);
   }
 
   /** The global minimum key (+Infinity when empty). */

@@ -43,13 +43,7 @@ export function murmur3(s: string, seed = 0): number {
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);
   }
-  h ^= n;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return mix32(h ^ n);
 }
 
 /** Final avalanche of MurmurHash3 (fmix32): spreads the bits of a 32-bit hash. */
@@ -133,4 +127,14 @@ export function crc32Fast(s: string): number {
     c = (c >>> 24) ^ CRC_T2[c & 0xff] ^ CRC_T1[(c >>> 8) & 0xff] ^ CRC_TABLE[(c >>> 16) & 0xff];
   }
   return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Greatest common divisor of two non-negative integers (Euclid). */
+export function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
 }
