@@ -16,114 +16,50 @@
  */
 import { registerAlgorithm } from './registry.ts';
 import { MinTree } from './min-tree.ts';
-import type { LoadCounters, LoadWatcher } from './load.ts';
-import type { Balancer, BalancerEnv, EndpointInfo, PickContext, Weights } from './types.ts';
-
-/** More excluded endpoints than this coming out best in one pick: scan instead. */
-const MAX_MASKED = 32;
-/**
- * Pools of at most this many endpoints just scan (measured: at N = 3 the scan costs about what one
- * tree update does, and start()/end() then notify nobody).
- */
-const SCAN_MAX = 16;
+import { TreeBalancer } from './tree-balancer.ts';
+import type { BalancerEnv, EndpointInfo } from './types.ts';
 
 /**
  * Reads `env.load.inFlight` and the live effective weights `env.weights.values` (so slow start
  * applies); weight 0 is never chosen. First pick starts from the first endpoint. O(log N) per pick.
  */
-export class LeastConnections implements Balancer, LoadWatcher {
-  private readonly slots: Int32Array;
-  /** Live effective weights by slot (env.weights.values), read at every pick. */
-  private readonly weights: Float64Array;
-  private readonly liveWeights: Weights;
-  private readonly load: LoadCounters;
-  private readonly inFlight: Int32Array;
-  /** Position in the endpoint list where the next scan starts (one past the last pick). */
-  private next = 0;
+export class LeastConnections extends TreeBalancer {
   /** inFlight / weight by position; +Infinity when weight ≤ 0 (or masked as excluded). */
   private readonly tree: MinTree;
-  /** Position of each slot in the endpoint list, −1 when absent. */
-  private readonly posOf: Int32Array;
-  /** Positions whose score is not finite (flagged), and how many: the tree is not used then. */
-  private readonly odd: Uint8Array;
-  private oddCount = 0;
-  /** A slot listed twice, or a small pool (≤ SCAN_MAX): always scan, no trees kept. */
-  private readonly scanOnly: boolean;
-  /** LoadCounters.version and Weights.version the tree reflects (−1: never built). */
-  private seenLoad = -1;
-  private seenWeights = -1;
-  /** Positions masked during the current pick. */
-  private readonly masked: Int32Array;
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv) {
-    this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.liveWeights = env.weights;
-    this.weights = env.weights.values;
-    this.load = env.load;
-    this.inFlight = env.load.inFlight;
-    const n = this.slots.length;
-    this.tree = new MinTree(n);
-    this.odd = new Uint8Array(n);
-    this.masked = new Int32Array(Math.min(n, MAX_MASKED));
-    let maxSlot = this.load.size - 1;
-    for (let p = 0; p < n; p++) if (this.slots[p] > maxSlot) maxSlot = this.slots[p];
-    this.posOf = new Int32Array(maxSlot + 1).fill(-1);
-    let duplicate = false;
-    for (let p = 0; p < n; p++) {
-      const s = this.slots[p];
-      if (this.posOf[s] !== -1) duplicate = true;
-      this.posOf[s] = p;
-    }
-    this.scanOnly = duplicate || n <= SCAN_MAX;
-    if (!this.scanOnly) this.load.watch(this);
+    super(endpoints, env);
+    this.tree = new MinTree(this.slots.length);
   }
 
-  /** LoadWatcher: endpoint slot i's counters changed (called by LoadCounters). */
-  changed(i: number): void {
-    const v = this.load.version;
-    // Only stay current if nothing was missed; otherwise the next pick rebuilds.
-    if (this.seenLoad !== v - 1) return;
-    this.seenLoad = v;
-    const p = i < this.posOf.length ? this.posOf[i] : -1;
-    if (p >= 0) this.tree.update(p, this.score(p));
-  }
-
-  /** Score of position p, flagging non-finite ones in `odd`. */
+  /** Score of position p (inFlight / weight; +Infinity when weight ≤ 0), flagging non-finite ones. */
   private score(p: number): number {
     const slot = this.slots[p];
     const w = this.weights[slot];
-    if (!(w > 0)) return this.flag(p, 0, Infinity);
-    const s = this.inFlight[slot] / w;
-    return s - s === 0 ? this.flag(p, 0, s) : this.flag(p, 1, Infinity);
-  }
-
-  private flag(p: number, o: number, s: number): number {
-    const was = this.odd[p];
-    if (was !== o) {
-      this.odd[p] = o;
-      this.oddCount += o - was;
+    let s = Infinity;
+    let o = 0;
+    if (w > 0) {
+      const r = this.inFlight[slot] / w;
+      if (r - r === 0) s = r;
+      else o = 1;
     }
+    this.flag(p, o);
     return s;
   }
 
-  private rebuild(): void {
-    const tree = this.tree;
-    for (let p = 0; p < this.slots.length; p++) tree.setLeaf(p, this.score(p));
-    tree.build();
-    this.seenLoad = this.load.version;
-    this.seenWeights = this.liveWeights.version;
-    // Claim the counters' change notifications (another balancer over them may have taken them).
-    if (this.load.watching !== this) this.load.watch(this);
+  protected refresh(p: number, leavesOnly: boolean): void {
+    if (leavesOnly) this.tree.setLeaf(p, this.score(p));
+    else this.tree.update(p, this.score(p));
   }
 
-  pick(ctx: PickContext): number {
-    if (this.scanOnly) return this.slots.length === 0 ? -1 : this.scan(ctx.excluded);
-    if (this.seenLoad !== this.load.version || this.seenWeights !== this.liveWeights.version) this.rebuild();
-    if (this.oddCount !== 0) return this.scan(ctx.excluded);
+  protected buildTrees(): void {
+    this.tree.build();
+  }
+
+  protected pickTree(ex: Uint8Array | null): number {
     const tree = this.tree;
     if (tree.val[1] === Infinity) return -1;
     let best = tree.firstMinFrom(this.next);
-    const ex = ctx.excluded;
     if (ex !== null && ex[this.slots[best]] !== 0) {
       best = this.pickExcluding(ex, best);
       if (best === -2) return this.scan(ex);
@@ -164,7 +100,7 @@ export class LeastConnections implements Balancer, LoadWatcher {
   }
 
   /** The O(N) scan (nginx's cross-multiplied comparison), for the cases the tree does not serve. */
-  private scan(ex: Uint8Array | null): number {
+  protected scan(ex: Uint8Array | null): number {
     const n = this.slots.length;
     const inFlight = this.inFlight;
     let best = -1;

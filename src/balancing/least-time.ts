@@ -31,90 +31,37 @@
 import { registerAlgorithm } from './registry.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 import { MinTree } from './min-tree.ts';
-import type { LoadCounters, LoadWatcher } from './load.ts';
-import type { Balancer, BalancerEnv, EndpointInfo, PickContext, Weights } from './types.ts';
-
-/** More excluded endpoints than this coming out best in one pick: scan instead. */
-const MAX_MASKED = 32;
-/**
- * Pools of at most this many endpoints just scan (measured: at N = 3 the scan costs about what one
- * tree update does, and start()/end() then notify nobody).
- */
-const SCAN_MAX = 16;
+import { TreeBalancer } from './tree-balancer.ts';
+import type { LoadCounters } from './load.ts';
+import type { BalancerEnv, EndpointInfo } from './types.ts';
 
 /** Parsed `leastTime` options: `measure` is `header` (default) or `last-byte`. */
 export interface LeastTimeOptions {
   readonly measure: 'header' | 'last-byte';
 }
 
-export class LeastTime implements Balancer, LoadWatcher {
-  private readonly slots: Int32Array;
-  private readonly weights: Float64Array;
-  private readonly liveWeights: Weights;
-  private readonly load: LoadCounters;
-  private readonly inFlight: Int32Array;
+export class LeastTime extends TreeBalancer {
   /** headerEwma or latencyEwma of the pool's LoadCounters, by slot. */
   private readonly ewma: Float64Array;
-  /** Position where the next scan starts (one past the last pick). */
-  private next = 0;
   /** Measured endpoints: ewma × ((1 + inFlight) / w); +Infinity for the others. */
   private readonly measured: MinTree;
   /** Unmeasured endpoints: (1 + inFlight) / w; +Infinity for the others. */
   private readonly unmeasured: MinTree;
   /** Measured endpoints: ewma; +Infinity for the others. */
   private readonly ewmas: MinTree;
-  /** Position of each slot in the endpoint list, −1 when absent. */
-  private readonly posOf: Int32Array;
-  /** Positions with a non-finite score (flagged), and how many: the trees are not used then. */
-  private readonly odd: Uint8Array;
-  private oddCount = 0;
-  /** A slot listed twice, or a small pool (≤ SCAN_MAX): always scan, no trees kept. */
-  private readonly scanOnly: boolean;
-  /** LoadCounters.version and Weights.version the trees reflect (−1: never built). */
-  private seenLoad = -1;
-  private seenWeights = -1;
-  /** Positions masked during the current pick. */
-  private readonly masked: Int32Array;
 
   constructor(endpoints: readonly EndpointInfo[], env: BalancerEnv, options: LeastTimeOptions) {
+    super(endpoints, env);
     const load: LoadCounters = env.load;
-    this.slots = Int32Array.from(endpoints, (e) => e.index);
-    this.liveWeights = env.weights;
-    this.weights = env.weights.values;
-    this.load = load;
-    this.inFlight = load.inFlight;
     this.ewma = options.measure === 'last-byte' ? load.latencyEwma : load.headerEwma;
     const n = this.slots.length;
     this.measured = new MinTree(n);
     this.unmeasured = new MinTree(n);
     this.ewmas = new MinTree(n);
-    this.odd = new Uint8Array(n);
-    this.masked = new Int32Array(Math.min(n, MAX_MASKED));
-    let maxSlot = load.size - 1;
-    for (let p = 0; p < n; p++) if (this.slots[p] > maxSlot) maxSlot = this.slots[p];
-    this.posOf = new Int32Array(maxSlot + 1).fill(-1);
-    let duplicate = false;
-    for (let p = 0; p < n; p++) {
-      const s = this.slots[p];
-      if (this.posOf[s] !== -1) duplicate = true;
-      this.posOf[s] = p;
-    }
-    this.scanOnly = duplicate || n <= SCAN_MAX;
-    if (!this.scanOnly) load.watch(this);
-  }
-
-  /** LoadWatcher: endpoint slot i's counters changed (called by LoadCounters). */
-  changed(i: number): void {
-    const v = this.load.version;
-    // Only stay current if nothing was missed; otherwise the next pick rebuilds.
-    if (this.seenLoad !== v - 1) return;
-    this.seenLoad = v;
-    const p = i < this.posOf.length ? this.posOf[i] : -1;
-    if (p >= 0) this.set(p, false);
   }
 
   /** Recomputes position p's keys in the three trees (leaves only when `leavesOnly`). */
-  private set(p: number, leavesOnly: boolean): void {
+  protected refresh(p: number, leavesOnly: boolean): void {
     const slot = this.slots[p];
     const w = this.weights[slot];
     let m = Infinity;
@@ -134,11 +81,7 @@ export class LeastTime implements Balancer, LoadWatcher {
       } else if (q - q === 0) u = q;
       else o = 1;
     }
-    const was = this.odd[p];
-    if (was !== o) {
-      this.odd[p] = o;
-      this.oddCount += o - was;
-    }
+    this.flag(p, o);
     if (leavesOnly) {
       this.measured.setLeaf(p, m);
       this.unmeasured.setLeaf(p, u);
@@ -156,22 +99,13 @@ export class LeastTime implements Balancer, LoadWatcher {
     this.ewmas.update(p, Infinity);
   }
 
-  private rebuild(): void {
-    for (let p = 0; p < this.slots.length; p++) this.set(p, true);
+  protected buildTrees(): void {
     this.measured.build();
     this.unmeasured.build();
     this.ewmas.build();
-    this.seenLoad = this.load.version;
-    this.seenWeights = this.liveWeights.version;
-    // Claim the counters' change notifications (another balancer over them may have taken them).
-    if (this.load.watching !== this) this.load.watch(this);
   }
 
-  pick(ctx: PickContext): number {
-    if (this.scanOnly) return this.slots.length === 0 ? -1 : this.scan(ctx.excluded);
-    if (this.seenLoad !== this.load.version || this.seenWeights !== this.liveWeights.version) this.rebuild();
-    if (this.oddCount !== 0) return this.scan(ctx.excluded);
-    const ex = ctx.excluded;
+  protected pickTree(ex: Uint8Array | null): number {
     const slots = this.slots;
     const mt = this.measured;
     const ut = this.unmeasured;
@@ -205,7 +139,7 @@ export class LeastTime implements Balancer, LoadWatcher {
       if (bestU !== -1 && (bestM === -1 || minEwma * bestUScore <= bestMScore)) best = bestU;
       break;
     }
-    for (let j = 0; j < count; j++) this.set(this.masked[j], false);
+    for (let j = 0; j < count; j++) this.refresh(this.masked[j], false);
     if (best === -2) return this.scan(ex);
     if (best === -1) return -1;
     this.next = best + 1;
@@ -213,7 +147,7 @@ export class LeastTime implements Balancer, LoadWatcher {
   }
 
   /** The O(N) scan, for the cases the trees do not serve. */
-  private scan(ex: Uint8Array | null): number {
+  protected scan(ex: Uint8Array | null): number {
     const slots = this.slots;
     const weights = this.weights;
     const inFlight = this.inFlight;
