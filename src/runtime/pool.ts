@@ -5,6 +5,7 @@
  */
 import { ALGORITHM_OPTION_SCHEMAS, type PoolConfig } from '../config/schema.ts';
 import { compileKey, type KeyExtractor } from '../balancing/keys.ts';
+import { parseHostPort } from '../config/values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
 import { LoadCounters } from '../balancing/load.ts';
@@ -35,11 +36,11 @@ export class Endpoint {
   }
 }
 
+/** host and port of an address the config has already validated (`host:port`, `[v6]:port`). */
 export function splitHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  let host = address.slice(0, i);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  return { host, port: Number(address.slice(i + 1)) };
+  const hp = parseHostPort(address);
+  if (hp === null) throw new Error(`not a host:port address: ${JSON.stringify(address)}`);
+  return hp;
 }
 
 export class PoolRuntime {

@@ -3,7 +3,7 @@
  * routers), starts the listeners, the admin API and the deadline sweeper, and stops them gracefully.
  */
 import type { Config } from '../config/schema.ts';
-import { PoolRuntime } from './pool.ts';
+import { PoolRuntime, splitHostPort } from './pool.ts';
 import { Sweeper } from './sweeper.ts';
 import { HttpListener } from '../l7/http1/server.ts';
 import { compileRouter } from '../l7/router/router.ts';
@@ -49,7 +49,7 @@ export class Runtime {
       for (const l of this.listeners) {
         const port = await l.listen();
         this.sweeper.watch(l.conns);
-        const host = l.config.listen.slice(0, l.config.listen.lastIndexOf(':'));
+        const { host } = splitHostPort(l.config.listen);
         bound.push({ name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }

@@ -132,7 +132,7 @@ export class ClientConn implements UpstreamOwner {
     if (this.state === ST_CLOSED) {
       this.socket.destroy(); // both sides done
     } else if (this.state === ST_HEAD) {
-      if (this.buf !== null) this.fail(400, 'FULCRUM_E_BAD_REQUEST', false);
+      if (this.buf !== null) this.fail(400, 'FULCRUM_E_BAD_REQUEST');
       else this.closeConn();
     } else if (!this.reqDone) {
       this.abort(); // request body cut short
@@ -187,8 +187,8 @@ export class ClientConn implements UpstreamOwner {
       head = parseRequestHead(buf, 0, buf.length, this.listener.limits);
     } catch (err) {
       this.buf = null;
-      if (err instanceof HttpParseError) this.fail(err.status, err.code, false);
-      else this.fail(400, 'FULCRUM_E_BAD_REQUEST', false);
+      if (err instanceof HttpParseError) this.fail(err.status, err.code);
+      else this.fail(400, 'FULCRUM_E_BAD_REQUEST');
       return;
     }
     if (head === null) {
@@ -334,7 +334,7 @@ export class ClientConn implements UpstreamOwner {
       if (this.status === 0 && this.resp === null) {
         this.dropUpstream();
         this.finishStats(400);
-        this.fail(e.status ?? 400, e.code ?? 'FULCRUM_E_BAD_REQUEST', true);
+        this.fail(e.status ?? 400, e.code ?? 'FULCRUM_E_BAD_REQUEST');
       } else this.abort();
       return;
     }
@@ -597,7 +597,7 @@ export class ClientConn implements UpstreamOwner {
     this.onUpstreamError(up, Object.assign(new Error('upstream closed the connection'), { code: 'EPIPE' }));
   }
 
-  onUpstreamError(up: UpstreamConn, err: Error & { code?: string }): void {
+  onUpstreamError(up: UpstreamConn, _err: Error & { code?: string }): void {
     if (up !== this.up) return;
     if (this.resp !== null) {
       this.abort(); // response already started: the client sees a cut connection, as with any proxy
@@ -618,7 +618,6 @@ export class ClientConn implements UpstreamOwner {
       this.deadline = Date.now() + (this.pool as PoolRuntime).config.timeouts.connect;
       return;
     }
-    void err;
     this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_RESET');
   }
 
@@ -637,7 +636,7 @@ export class ClientConn implements UpstreamOwner {
     }
     if (this.deadline === 0 || now < this.deadline) return;
     if (this.state === ST_HEAD) {
-      if (this.buf !== null && this.buf.length > 0) this.fail(408, 'FULCRUM_E_HEADER_TIMEOUT', false);
+      if (this.buf !== null && this.buf.length > 0) this.fail(408, 'FULCRUM_E_HEADER_TIMEOUT');
       else this.socket.destroy(); // idle keep-alive connection: close quietly
     } else if (this.state === ST_CONNECT) {
       this.upstreamFailed(504, 'FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT');
@@ -670,7 +669,7 @@ export class ClientConn implements UpstreamOwner {
   }
 
   /** A protocol error from the client: answer (when possible) and close. */
-  private fail(status: number, code: ErrorCode, _afterHead: boolean): void {
+  private fail(status: number, code: ErrorCode): void {
     if (this.state === ST_CLOSED) return;
     const s = ERROR_CODES[code].status || status;
     this.listener.onProtocolError(code);
@@ -762,9 +761,6 @@ export class ClientConn implements UpstreamOwner {
     if (this.state === ST_HEAD && this.buf === null) this.closeConn();
   }
 
-  get idle(): boolean {
-    return this.state === ST_HEAD && this.buf === null;
-  }
 }
 
 /** Largest body part copied behind a head to save a write; larger parts go in a second write. */

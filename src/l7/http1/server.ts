@@ -25,7 +25,7 @@ export class HttpListener implements ListenerRuntime {
   readonly server: Server;
   private readonly metrics: Metrics;
   /** route → endpoint → cached metric children (endpoint null: answered by Fulcrum itself). */
-  private series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, RequestSeries>>();
+  private readonly series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, RequestSeries>>();
   private onIdle: (() => void) | null = null;
 
   constructor(config: ListenerConfig, snapshot: ListenerSnapshot, metrics: Metrics) {
@@ -55,12 +55,6 @@ export class HttpListener implements ListenerRuntime {
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
     });
-  }
-
-  /** Swaps in a new snapshot; requests in progress finish on the one they started with. */
-  setSnapshot(snapshot: ListenerSnapshot): void {
-    this.snapshot = snapshot;
-    this.series = new Map();
   }
 
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void {
