@@ -46,10 +46,38 @@ test('a minimal config gets every default', () => {
       routes: [{ name: 'route-0', match: {}, targets: [{ pool: 'api', weight: 1 }] }],
     }],
     pools: [{
-      name: 'api', algorithm: 'round-robin', hashKeyMissing: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1 }],
+      name: 'api', algorithm: 'round-robin', hashKeyMissing: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1, drain: false }],
       timeouts: { connect: 5000, response: 60000 }, keepAlive: { idleTimeout: 4000, maxIdle: 64 },
+      outlierDetection: {
+        enabled: true, consecutive5xx: 5, consecutiveGatewayFailure: 5, interval: 10000,
+        baseEjectionTime: 30000, maxEjectionTime: 300000, maxEjectionPercent: 10,
+      },
+      panicThreshold: 50,
+      grayFailure: { enabled: true, factor: 3, window: 10000, stepInterval: 1000, step: 0.5, minWeight: 0.05, minLatency: 10 },
+      retries: {
+        attempts: 2, on: ['connect-failure', 'reset', 'timeout', 502, 503, 504], perTryTimeout: 0,
+        backoff: { base: 25, max: 250 }, budget: { ratio: 0.2, minPerSecond: 3 }, bufferBody: 65536,
+      },
+      circuitBreakers: { maxConnections: 1024, maxPending: 1024, maxRequests: 1024 },
     }],
   });
+});
+
+test('a health check gets HAProxy defaults; status ranges are parsed; a command check needs its path', () => {
+  const c = base();
+  c.pools[0].healthCheck = { type: 'http', http: { path: '/healthz', expectStatus: [200, '300-302'] } };
+  const r = validateConfig(c);
+  assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
+  assert.deepEqual(r.config.pools[0].healthCheck, {
+    type: 'http', interval: 2000, jitter: 0.1, timeout: 1000, rise: 2, fall: 3, initial: 'unknown',
+    http: { method: 'GET', path: '/healthz', expectStatus: [[200, 200], [300, 302]], tls: false },
+  });
+  const bad = base();
+  bad.pools[0].healthCheck = { type: 'http', http: { expectStatus: ['299-200'] } };
+  expectOne(bad, 'pools[0].healthCheck.http.expectStatus[0]', /expected a status code 100-599 or a range like "200-399", got "299-200"/);
+  const cmd = base();
+  cmd.pools[0].healthCheck = { type: 'command' };
+  expectOne(cmd, 'pools[0].healthCheck.command', /needs command.path/);
 });
 
 test('match and split are normalized', () => {

@@ -215,6 +215,7 @@ function isPrime(n: number): boolean {
 const ServerSchema = z.strictObject({
   address: ServerAddress.describe('Backend address, `host:port` (IPv6 as `[::1]:3000`; host names are resolved when connecting). Unique within the pool.'),
   weight: count(1).describe('Relative weight for weighted algorithms (integer ≥ 0; 0 = never chosen, like a drained server).'),
+  drain: z.boolean().default(false).describe('Drain the server: no new requests or connections go to it; those in progress finish. Change it with a reload.'),
 }).describe('One backend server of a pool.');
 
 const PoolTimeouts = z.strictObject({
@@ -226,6 +227,95 @@ const PoolKeepAlive = z.strictObject({
   idleTimeout: Duration.prefault('4s').describe('Close an idle upstream connection after this long. Keep it below the backend\'s own keep-alive timeout so Fulcrum never reuses a connection the backend is closing.'),
   maxIdle: count(64).describe('Maximum idle connections kept per server; 0 disables upstream keep-alive.'),
 }).describe('Upstream keep-alive connection reuse, per server.');
+
+/** A percentage 0–100. */
+function percent(dflt: number) {
+  return z.number().min(0).max(100).default(dflt);
+}
+
+/** An HTTP status range `200`, `200-399` (output: [low, high]). */
+const StatusRange = z.union([z.number().int(), z.string()], { error: 'expected a status code like 200 or a range like "200-399"' })
+  .superRefine((v, ctx) => {
+    if (parseStatusRange(v) === null) ctx.addIssue({ code: 'custom', message: `expected a status code 100-599 or a range like "200-399", got ${show(v)}` });
+  })
+  .transform((v) => parseStatusRange(v) ?? [0, 0]);
+
+function parseStatusRange(v: number | string): [number, number] | null {
+  const m = typeof v === 'number' ? [String(v), String(v), String(v)] : /^\s*(\d{3})\s*(?:-\s*(\d{3})\s*)?$/.exec(v);
+  if (m === null) return null;
+  const lo = Number(m[1]);
+  const hi = Number(m[2] ?? m[1]);
+  return lo >= 100 && hi <= 599 && lo <= hi ? [lo, hi] : null;
+}
+
+const HttpCheckOptions = z.strictObject({
+  method: token('an HTTP method').default('GET').transform((m) => m.toUpperCase()).describe('Request method of the check.'),
+  path: UrlPath.default('/').describe('Request target of the check (path and optional query).'),
+  host: z.string().min(1).optional().describe('Host header of the check. Default: the server address as written (`host:port`).'),
+  expectStatus: z.array(StatusRange).min(1).prefault(['200-399']).describe('Status codes that pass: codes (`200`) or ranges (`"200-399"`). Default: 200-399, as HAProxy.'),
+  bodyContains: z.string().min(1).optional().describe('The response body (first 64 KiB) must contain this string to pass.'),
+  tls: z.boolean().default(false).describe('Check over TLS (HTTPS). The server certificate is not verified (a health check asks "is it up", as HAProxy `check-ssl verify none`).'),
+}).describe('Options of an `http` health check.');
+
+const CommandCheckOptions = z.strictObject({
+  path: z.string().min(1).describe('Executable to run (absolute path, or a name looked up in PATH). It gets FULCRUM_POOL, FULCRUM_SERVER (address), FULCRUM_HOST and FULCRUM_PORT (the check port) in its environment; exit status 0 = healthy. Killed (SIGKILL) at the timeout.'),
+  args: z.array(z.string()).default([]).describe('Arguments passed to the executable.'),
+}).describe('Options of a `command` health check.');
+
+const HealthCheckSchema = z.strictObject({
+  type: z.enum(['tcp', 'http', 'command']).describe('`tcp`: the connection is accepted; `http`: a request gets an expected status (and body); `command`: an executable exits 0.'),
+  interval: Duration.prefault('2s').describe('Time between two checks of a server (HAProxy `inter`).'),
+  jitter: z.number().min(0).max(1).default(0.1).describe('Random spread of each interval as a fraction of it (0.1 = ±10%), so checks of many servers do not run in lockstep.'),
+  timeout: Duration.prefault('1s').describe('A check that takes longer fails (and its connection or process is closed or killed).'),
+  rise: count(2, 1).describe('Consecutive passing checks that bring a down server back (HAProxy `rise`).'),
+  fall: count(3, 1).describe('Consecutive failing checks that take a server down (HAProxy `fall`).'),
+  port: z.number().int().min(1).max(65535).optional().describe('Port to check instead of the server\'s own (HAProxy `port`).'),
+  initial: z.enum(['unknown', 'healthy', 'unhealthy']).default('unknown').describe('State before the first check. `unknown`: not sent traffic until a check passes, the first pass makes it healthy (HAProxy-like); `healthy`: assumed up until `fall` failures; `unhealthy`: needs `rise` passes.'),
+  http: HttpCheckOptions.prefault({}),
+  command: CommandCheckOptions.optional(),
+}).describe('Active health checks of the pool\'s servers. Without this section servers are not checked actively (passive outlier detection still applies).');
+
+const OutlierDetectionSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Eject servers that fail live traffic (Envoy outlier detection).'),
+  consecutive5xx: count(5, 1).describe('Consecutive 5xx outcomes (a 5xx response or a gateway failure) that eject a server.'),
+  consecutiveGatewayFailure: count(5, 1).describe('Consecutive gateway failures (502/503/504 from the server, or connect refused/reset/timeout) that eject a server.'),
+  interval: Duration.prefault('10s').describe('Every interval without a new ejection lowers a server\'s ejection count by one (so the next ejection is shorter).'),
+  baseEjectionTime: Duration.prefault('30s').describe('An ejection lasts baseEjectionTime × the server\'s number of ejections, up to maxEjectionTime.'),
+  maxEjectionTime: Duration.prefault('300s').describe('Upper bound of one ejection.'),
+  maxEjectionPercent: percent(10).describe('At most this percentage of the pool\'s servers is ejected at once; at least one server may always be ejected (Envoy).'),
+}).describe('Passive health: outlier ejection from live traffic, with Envoy\'s semantics and defaults.');
+
+const GrayFailureSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Soft-drain servers that are up but much slower than the rest of the pool.'),
+  factor: z.number().min(1.1).max(1000).default(3).describe('A server is slow when its response-time average (to the response head) is at least factor × the median of the other available servers.'),
+  window: Duration.prefault('10s').describe('A server must stay slow this long before its weight is lowered, and fast this long before it is raised again.'),
+  stepInterval: Duration.prefault('1s').describe('Time between two steps of lowering (or raising) the weight.'),
+  step: z.number().gt(0).lt(1).default(0.5).describe('Each step multiplies the weight by this factor (lowering) or divides it (raising).'),
+  minWeight: z.number().gt(0).max(1).default(0.05).describe('The weight factor never goes below this (the server still sees some traffic, so its recovery is noticed).'),
+  minLatency: Duration.prefault('10ms').describe('A server whose average is below this is never called slow (ignores noise between fast servers).'),
+}).describe('Gray-failure detection: soft drain of slow servers — weight lowered step by step, restored step by step when they recover.');
+
+const RetriesSchema = z.strictObject({
+  attempts: count(2, 1).describe('Attempts in total, the first included (1 = no retry).'),
+  on: z.array(z.union([z.enum(['connect-failure', 'reset', 'timeout']), z.number().int().min(500).max(599)])).default(['connect-failure', 'reset', 'timeout', 502, 503, 504])
+    .describe('What is retried on another server: `connect-failure` (refused, unreachable, connect timeout), `reset` (closed or reset before any response byte), `timeout` (no response head within the per-try timeout), and 5xx status codes. A request whose body was already sent is retried only for idempotent methods, and only when its body fitted in `bufferBody`.'),
+  perTryTimeout: Duration.prefault(0).describe('Time allowed per attempt for the response head; 0 = the pool\'s `timeouts.response`.'),
+  backoff: z.strictObject({
+    base: Duration.prefault('25ms').describe('Base delay before a retry.'),
+    max: Duration.prefault('250ms').describe('Largest delay.'),
+  }).prefault({}).describe('Exponential backoff with full jitter: a delay uniform in [0, min(max, base × 2^(retry−1))].'),
+  budget: z.strictObject({
+    ratio: z.number().min(0).max(1).default(0.2).describe('Retries allowed as a fraction of requests (over the last 10 s).'),
+    minPerSecond: count(3).describe('Retries allowed per second regardless of the ratio.'),
+  }).prefault({}).describe('Retry budget (Finagle/Linkerd): retries cannot amplify an outage.'),
+  bufferBody: count(65536).describe('Request bodies up to this many bytes are kept for a retry; a larger body that has been sent is not retried.'),
+}).describe('Retries on another server.');
+
+const CircuitBreakersSchema = z.strictObject({
+  maxConnections: count(1024, 1).describe('Upstream connections open to the pool\'s servers at most (idle ones included).'),
+  maxPending: count(1024, 1).describe('Requests waiting for an upstream connection at most.'),
+  maxRequests: count(1024, 1).describe('Requests in progress on the pool at most.'),
+}).describe('Circuit breakers (Envoy): beyond a limit the request gets 503 FULCRUM_E_CIRCUIT_OPEN at once.');
 
 /** Maglev's lookup table size: a prime (default 65537, the paper's). */
 const MaglevOptions = z.strictObject({
@@ -271,6 +361,12 @@ const PoolSchema = z.strictObject({
   servers: z.array(ServerSchema).min(1).describe('The backend servers (at least one).'),
   timeouts: PoolTimeouts.prefault({}),
   keepAlive: PoolKeepAlive.prefault({}),
+  healthCheck: HealthCheckSchema.optional(),
+  outlierDetection: OutlierDetectionSchema.prefault({}),
+  panicThreshold: percent(50).describe('When fewer than this percentage of the pool\'s servers are available, balance across all of them (fail open) instead of overloading the few; 0 disables.'),
+  grayFailure: GrayFailureSchema.prefault({}),
+  retries: RetriesSchema.prefault({}),
+  circuitBreakers: CircuitBreakersSchema.prefault({}),
 }).describe('A pool: a set of backend servers and how to spread requests over them.');
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +401,11 @@ export type RouteConfig = ListenerConfig['routes'][number];
 export type MatchConfig = RouteConfig['match'];
 export type PoolConfig = Config['pools'][number];
 export type ServerConfig = PoolConfig['servers'][number];
+export type HealthCheckConfig = NonNullable<PoolConfig['healthCheck']>;
+export type OutlierDetectionConfig = PoolConfig['outlierDetection'];
+export type GrayFailureConfig = PoolConfig['grayFailure'];
+export type RetriesConfig = PoolConfig['retries'];
+export type CircuitBreakersConfig = PoolConfig['circuitBreakers'];
 /** Header/query/cookie condition; header names lowercased. */
 export type ValueMatch = z.output<typeof ValueMatchSchema>;
 /** Config file as written (before defaults and normalization). */

@@ -66,6 +66,7 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
   pools.forEach((p, pi) => {
     if (!isObj(p)) return;
     checkAlgorithmOptions(p, pi, add);
+    checkHealthCheck(p, pi, add);
     const seen = new Map<string, number>();
     arr(p.servers).forEach((s, si) => {
       if (!isObj(s) || typeof s.address !== 'string') return;
@@ -151,5 +152,16 @@ function checkAlgorithmOptions(p: Obj, pi: number, add: (segments: PathSegment[]
   if (p.slowStart !== undefined && algo.weighted !== true) add([...at, 'slowStart'], `slowStart applies to weighted algorithms only, not ${JSON.stringify(name)}`);
   for (const key of ['maglev', 'peakEwma', 'leastTime']) {
     if (p[key] !== undefined && algo.optionsKey !== key) add([...at, key], `section "${key}" does not apply to algorithm ${JSON.stringify(name)}`);
+  }
+}
+
+/** A `command` check needs its executable, and only a `command` check takes one. */
+function checkHealthCheck(p: Obj, pi: number, add: (segments: PathSegment[], message: string) => void): void {
+  const hc = p.healthCheck;
+  if (isObj(hc) && hc.type === 'command' && hc.command === undefined) {
+    add(['pools', pi, 'healthCheck', 'command'], 'a health check of type "command" needs command.path (the executable to run)');
+  }
+  if (isObj(hc) && hc.type !== 'command' && hc.command !== undefined) {
+    add(['pools', pi, 'healthCheck', 'command'], `section "command" applies to type "command" only, not ${JSON.stringify(hc.type)}`);
   }
 }

@@ -25,6 +25,12 @@ export class Endpoint {
   readonly idle: UpstreamConn[] = [];
   /** Open upstream connections (idle + busy + connecting). */
   open = 0;
+  /**
+   * This endpoint's incarnation in the pool that replaced this one at a reload (same pool name and
+   * address), or null. Exchanges that started before the reload finish their bookkeeping (load
+   * counters, idle connections) on the newest incarnation: `latest()`.
+   */
+  next: Endpoint | null = null;
 
   constructor(pool: PoolRuntime, index: number, address: string, host: string, port: number, weight: number) {
     this.pool = pool;
@@ -33,6 +39,13 @@ export class Endpoint {
     this.host = host;
     this.port = port;
     this.weight = weight;
+  }
+
+  /** The newest incarnation of this endpoint (itself when no reload replaced it). */
+  latest(): Endpoint {
+    let e: Endpoint = this;
+    for (let guard = 0; e.next !== null && guard < 1_000_000; guard++) e = e.next;
+    return e;
   }
 }
 
