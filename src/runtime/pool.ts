@@ -111,6 +111,17 @@ export class PoolRuntime {
     }
   }
 
+  /** Starts the pool's timers-driven parts (active health checks). Called once the pool is in service. */
+  start(): void {}
+
+  /** Stops what start() started (the pool left service: shutdown, or replaced by a reload). */
+  stop(): void {}
+
+  /** Periodic work, called by the runtime's sweeper (every 100 ms): slow-start ramps, detectors. */
+  tick(now: number): void {
+    this.slowStart?.tick(now);
+  }
+
   /** Picks an endpoint or returns null when none may take the request. */
   pick(key: string | undefined, excluded: Uint8Array | null): Endpoint | null {
     const ctx = this.ctx;

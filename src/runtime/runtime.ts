@@ -38,7 +38,7 @@ export class Runtime {
     }
     this.sweeper.every((now) => this.expireIdleUpstreams(now));
     this.sweeper.every((now) => {
-      for (const pool of this.pools.values()) pool.slowStart?.tick(now);
+      for (const pool of this.pools.values()) pool.tick(now);
     });
   }
 
