@@ -118,6 +118,77 @@ export class Metrics {
         }
       },
     });
+    this.registry.registerMetric({
+      name: 'fulcrum_health_events_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const pool of self.pools()) {
+          for (const [key, n] of pool.health.counts) {
+            const [kind, endpoint, to] = key.split('\0');
+            values.push({ value: n, labels: { pool: pool.name, endpoint, kind, to } });
+          }
+        }
+        return {
+          name: 'fulcrum_health_events_total', type: 'counter', aggregator: 'sum', values,
+          help: 'Health events by pool, endpoint (empty for pool-wide events), kind (health, ejection, gray, panic, drain) and new state.',
+        };
+      },
+    } as never);
+    new Gauge({
+      name: 'fulcrum_endpoint_available',
+      help: 'Whether the endpoint may take new requests (1) or is down, ejected or drained (0).',
+      labelNames: ['pool', 'endpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          for (const ep of pool.endpoints) this.set({ pool: pool.name, endpoint: ep.address }, pool.health.flags[ep.index] === 0 ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_endpoint_weight_factor',
+      help: 'Gray-failure soft-drain factor of the endpoint\'s share (1 = full).',
+      labelNames: ['pool', 'endpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          for (const ep of pool.endpoints) this.set({ pool: pool.name, endpoint: ep.address }, pool.health.gray.factor[ep.index]);
+        }
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_pool_panic',
+      help: 'Whether the pool is in panic (too few available endpoints: balancing across all).',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) this.set({ pool: pool.name }, pool.health.panic ? 1 : 0);
+      },
+    });
+    this.registry.registerMetric({
+      name: 'fulcrum_retries_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const pool of self.pools()) {
+          values.push({ value: pool.health.retries, labels: { pool: pool.name, result: 'made' } });
+          values.push({ value: pool.health.retriesRefused, labels: { pool: pool.name, result: 'refused_by_budget' } });
+        }
+        return { name: 'fulcrum_retries_total', type: 'counter', aggregator: 'sum', values, help: 'Retries made on another endpoint, and retries the retry budget refused.' };
+      },
+    } as never);
+    this.registry.registerMetric({
+      name: 'fulcrum_circuit_breaker_rejects_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const pool of self.pools()) {
+          for (const [breaker, n] of pool.health.breakerRejects) values.push({ value: n, labels: { pool: pool.name, breaker } });
+        }
+        return { name: 'fulcrum_circuit_breaker_rejects_total', type: 'counter', aggregator: 'sum', values, help: 'Requests answered 503 FULCRUM_E_CIRCUIT_OPEN, by pool and breaker (requests, pending, connections).' };
+      },
+    } as never);
     collectDefaultMetrics({ register: this.registry, prefix: 'fulcrum_' });
   }
 

@@ -6,6 +6,7 @@
  *   GET /api/v1/pools    → pools with endpoints: in-flight, total requests, errors, latency EWMA
  *   GET /metrics         → Prometheus text exposition (prom-client)
  */
+import { F_DRAINED, F_EJECTED } from '../runtime/pool-health.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Runtime, BoundAddress } from '../runtime/runtime.ts';
 import { splitHostPort } from '../runtime/pool.ts';
@@ -26,19 +27,42 @@ function text(res: ServerResponse, status: number, body: string, type = 'text/pl
 /** The JSON view of every pool (shared by /api/v1/pools and tests). */
 export function poolsView(rt: Runtime): unknown {
   return {
-    pools: [...rt.pools.values()].map((p) => ({
-      name: p.name,
-      algorithm: p.config.algorithm,
-      endpoints: p.endpoints.map((e) => ({
-        address: e.address,
-        weight: e.weight,
-        inFlight: p.load.inFlight[e.index],
-        requests: p.load.total[e.index],
-        errors: p.load.errors[e.index],
-        latencyEwmaMs: Math.round(p.load.latencyEwma[e.index] * 1000) / 1000,
-        connections: { open: e.open, idle: e.idle.length },
-      })),
-    })),
+    pools: [...rt.pools.values()].map((p) => {
+      const h = p.health;
+      return {
+        name: p.name,
+        algorithm: p.config.algorithm,
+        panic: h.panic,
+        active: p.active,
+        pending: p.pending,
+        retries: { made: h.retries, refusedByBudget: h.retriesRefused },
+        circuitBreakerRejects: Object.fromEntries(h.breakerRejects),
+        endpoints: p.endpoints.map((e) => {
+          const i = e.index;
+          const f = h.flags[i];
+          const check = h.checker?.states[i];
+          const last = h.checker?.last[i] ?? null;
+          return {
+            address: e.address,
+            weight: e.weight,
+            available: f === 0,
+            health: check === undefined ? 'unchecked' : check.status,
+            lastCheck: last === null ? null : { at: new Date(last.at).toISOString(), passed: last.passed, detail: last.detail, durationMs: Math.round(last.durationMs * 10) / 10 },
+            ejected: (f & F_EJECTED) !== 0,
+            ejectedUntil: h.outlier.ejected[i] !== 0 ? new Date(h.outlier.ejectedUntil[i]).toISOString() : null,
+            drain: (f & F_DRAINED) !== 0,
+            weightFactor: h.gray.factor[i],
+            inFlight: p.load.inFlight[i],
+            requests: p.load.total[i],
+            errors: p.load.errors[i],
+            latencyEwmaMs: Math.round(p.load.latencyEwma[i] * 1000) / 1000,
+            headerEwmaMs: Math.round(p.load.headerEwma[i] * 1000) / 1000,
+            connections: { open: e.open, idle: e.idle.length },
+          };
+        }),
+        events: h.events.map((ev) => ({ at: new Date(ev.at).toISOString(), server: ev.server, kind: ev.kind, to: ev.to, reason: ev.reason })),
+      };
+    }),
   };
 }
 

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   FULCRUM_E_LISTEN: { status: 0, summary: 'A listener could not bind its address (in use, permission, bad address).' },
   FULCRUM_E_NO_ROUTE: { status: 404, summary: 'No route of the listener matched the request.' },
   FULCRUM_E_NO_HEALTHY_UPSTREAM: { status: 503, summary: 'The pool has no endpoint available to take the request.' },
+  FULCRUM_E_CIRCUIT_OPEN: { status: 503, summary: 'A circuit breaker of the pool is open (too many connections, pending or in-progress requests).' },
   FULCRUM_E_HASH_KEY_MISSING: { status: 503, summary: 'The request lacks the pool\'s hash key and the pool says `hashKeyMissing: reject`.' },
   FULCRUM_E_UPSTREAM_CONNECT: { status: 502, summary: 'Connecting to the chosen endpoint failed (refused, unreachable).' },
   FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT: { status: 504, summary: 'Connecting to the chosen endpoint took longer than the pool\'s connect timeout.' },

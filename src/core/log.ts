@@ -10,3 +10,11 @@ export type Logger = PinoLogger;
 export function createLogger(level = process.env.FULCRUM_LOG_LEVEL ?? 'info'): Logger {
   return pino({ level, base: { name: 'fulcrum' } }, pino.destination({ dest: 2, sync: true }));
 }
+
+let shared: Logger | null = null;
+
+/** One process-wide logger for parts built without one (pools' health events). */
+export function defaultLogger(): Logger {
+  shared ??= createLogger();
+  return shared;
+}

@@ -13,6 +13,7 @@ import { Weights, type Balancer, type HashingBalancer, type PickContext } from '
 import { withBoundedLoad } from '../balancing/bounded-load.ts';
 import { SlowStart } from '../balancing/slow-start.ts';
 import type { UpstreamConn } from '../l7/http1/upstream.ts';
+import { PoolHealth, type Outcome } from './pool-health.ts';
 
 export class Endpoint {
   readonly index: number;
@@ -70,8 +71,16 @@ export class PoolRuntime {
   readonly key: KeyExtractor | null;
   /** Answer 503 when the hash key is missing (`hashKeyMissing: reject`) instead of balancing round robin. */
   readonly rejectMissingKey: boolean;
+  /** Availability (checks, ejection, drain, panic), gray-failure factors, retry budget, events. */
+  readonly health: PoolHealth;
+  /** Requests in progress on the pool and those waiting for an upstream connection (circuit breakers). */
+  active = 0;
+  pending = 0;
   /** Reused pick context (single-threaded: no request holds it across an await). */
   private readonly ctx: PickContext = { key: undefined, excluded: null };
+  /** Scratch exclusion set for picks that combine several masks (retries, soft drain). */
+  private readonly scratch: Uint8Array;
+  private readonly random: () => number;
 
   constructor(config: PoolConfig, prev?: PoolRuntime, random: () => number = Math.random, now: () => number = Date.now) {
     this.name = config.name;
@@ -81,6 +90,9 @@ export class PoolRuntime {
       return new Endpoint(this, i, s.address, host, port, s.weight);
     });
     this.load = new LoadCounters(this.endpoints.length);
+    this.scratch = new Uint8Array(this.endpoints.length);
+    this.random = random;
+    this.health = new PoolHealth(config, prev?.health, { now });
     this.weights = new Weights(this.endpoints.map((e) => e.weight));
     if (prev) {
       prev.load.carryOver(prev.endpoints.map((e) => e.address), this.load, this.endpoints.map((e) => e.address));
@@ -111,24 +123,61 @@ export class PoolRuntime {
     }
   }
 
-  /** Starts the pool's timers-driven parts (active health checks). Called once the pool is in service. */
-  start(): void {}
+  /** Starts the pool's timer-driven parts (active health checks). Called once the pool is in service. */
+  start(): void {
+    this.health.start();
+  }
 
   /** Stops what start() started (the pool left service: shutdown, or replaced by a reload). */
-  stop(): void {}
+  stop(): void {
+    this.health.stop();
+  }
 
   /** Periodic work, called by the runtime's sweeper (every 100 ms): slow-start ramps, detectors. */
   tick(now: number): void {
     this.slowStart?.tick(now);
+    this.health.tick(now, this.load.headerEwma);
   }
 
-  /** Picks an endpoint or returns null when none may take the request. */
-  pick(key: string | undefined, excluded: Uint8Array | null): Endpoint | null {
+  /**
+   * Picks an endpoint or returns null when none may take the request. Servers that are down,
+   * ejected or drained are never picked (in panic only drained ones are left out), nor those in
+   * `tried` (slots already attempted by this request). A soft-drained server (gray failure, weight
+   * factor f < 1) keeps a pick with probability f; otherwise the pick is made again without it.
+   */
+  pick(key: string | undefined, tried: Uint8Array | null): Endpoint | null {
+    const h = this.health;
+    const base = h.panic ? h.drainMask : h.mask;
+    const anyBase = (h.panic ? h.drained : h.unavailable) !== 0;
     const ctx = this.ctx;
     ctx.key = key;
-    ctx.excluded = excluded;
-    const i = this.balancer.pick(ctx);
+    if (tried === null) ctx.excluded = anyBase ? base : null;
+    else {
+      const x = this.scratch;
+      for (let i = 0; i < x.length; i++) x[i] = base[i] | tried[i];
+      ctx.excluded = x;
+    }
+    let i = this.balancer.pick(ctx);
+    if (i >= 0) {
+      const f = h.gray.factor[i];
+      if (f < 1 && this.random() >= f) {
+        const x = this.scratch;
+        if (ctx.excluded !== x) {
+          if (ctx.excluded === null) x.fill(0);
+          else x.set(ctx.excluded);
+          ctx.excluded = x;
+        }
+        x[i] = 1;
+        const j = this.balancer.pick(ctx);
+        if (j >= 0) i = j;
+      }
+    }
     return i < 0 ? null : this.endpoints[i];
+  }
+
+  /** Reports the outcome of an exchange with endpoint `i` (outlier detection). */
+  record(i: number, outcome: Outcome, detail: string): void {
+    this.health.record(i, outcome, detail);
   }
 }
 

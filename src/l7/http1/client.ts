@@ -22,6 +22,7 @@ import type { ListenerRuntime } from './listener-runtime.ts';
 import { RequestViewImpl } from './request-view.ts';
 import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
+import { backoffDelay } from '../../health/retry-budget.ts';
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -40,6 +41,12 @@ const LINGER_MS = 2000;
 const MAX_PENDING = 64 * 1024;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** What failed in an attempt, for `retries.on` (statuses are retried by number). */
+const RETRY_CONNECT = 'connect-failure';
+const RETRY_RESET = 'reset';
+const RETRY_TIMEOUT = 'timeout';
+const RETRY_NONE = '';
 
 export class ClientConn implements UpstreamOwner {
   readonly socket: Socket;
@@ -73,6 +80,29 @@ export class ClientConn implements UpstreamOwner {
   private reqDone = true;
   private bodySent = false;
   private retried = false;
+  /** The request head went out to the current attempt's endpoint (it may have acted on it). */
+  private headSent = false;
+  /** Attempts made for the current request (1 = the first); see retries in the pool config. */
+  private attempt = 0;
+  /** Slots of the pool already tried by this request (allocated at the first retry). */
+  private tried: Uint8Array | null = null;
+  private key: string | undefined = undefined;
+  /** Request body bytes kept for a retry (null when retries are off or the body outgrew bufferBody). */
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  /** Some request body byte has been passed on (to the upstream or its pending queue). */
+  private bodyTouched = false;
+  /** The endpoint chosen for the next attempt while the backoff delay runs. */
+  private nextEp: Endpoint | null = null;
+  /** This request counts in pool.active / pool.pending (circuit breakers). */
+  private holdsActive = false;
+  private holdsPending = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Start of the current attempt (performance.now()), for the endpoint's latency. */
+  private attemptAt = 0;
+  /** Error of the last failed attempt, answered when no further attempt can be made. */
+  private lastStatus = 0;
+  private lastCode: ErrorCode = 'FULCRUM_E_NO_HEALTHY_UPSTREAM';
   private readonly reqScanner = new ChunkedScanner();
   private startedAt = 0;
   /** performance.now() when the response head arrived (0 before). */
@@ -145,9 +175,10 @@ export class ClientConn implements UpstreamOwner {
   };
 
   private readonly onClose = (): void => {
-    if (this.state !== ST_HEAD && this.state !== ST_CLOSED && this.endpoint !== null) {
+    if (this.state !== ST_HEAD && this.state !== ST_CLOSED && (this.endpoint !== null || this.holdsActive)) {
       this.finishStats(499);
     }
+    this.clearRetry();
     this.state = ST_CLOSED;
     this.deadline = 0;
     const up = this.up;
@@ -213,6 +244,12 @@ export class ClientConn implements UpstreamOwner {
     this.respBuf = null;
     this.bodySent = false;
     this.retried = false;
+    this.headSent = false;
+    this.attempt = 0;
+    this.tried = null;
+    this.replay = null;
+    this.replayBytes = 0;
+    this.bodyTouched = false;
     this.route = null;
     this.pool = null;
     this.endpoint = null;
@@ -250,13 +287,21 @@ export class ClientConn implements UpstreamOwner {
         return;
       }
     }
+    if (pool.active >= pool.config.circuitBreakers.maxRequests) {
+      pool.health.breakerRejected('requests');
+      this.reject(503, 'FULCRUM_E_CIRCUIT_OPEN', buf, bodyStart, end);
+      return;
+    }
+    this.key = key;
     const ep = pool.pick(key, null);
     if (ep === null) {
       this.reject(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM', buf, bodyStart, end);
       return;
     }
-    this.endpoint = ep;
-    pool.load.start(ep.index);
+    pool.active++;
+    this.holdsActive = true;
+    pool.health.budget.onRequest(now);
+    if (!this.reqDone && pool.config.retries.attempts > 1 && pool.config.retries.bufferBody > 0) this.replay = [];
     // One input object per connection, refilled per request (no object literal per request).
     const u = this.upIn;
     u.method = head.method;
@@ -267,15 +312,14 @@ export class ClientConn implements UpstreamOwner {
     u.host = head.host;
     u.chunked = head.chunked;
     u.clientMinor = head.minor;
-    u.endpointAddress = ep.address;
-    this.upHead = buildUpstreamHead(u);
-    this.attachUpstream(ep);
+    if (!this.startAttempt(ep)) return;
     if (bodyStart < end) {
       if (this.reqDone) this.stash(buf, bodyStart, end);
       else this.feedBody(buf, bodyStart, end);
     }
     if (this.upHeadOut) {
       this.upHeadOut = false;
+      this.headSent = true;
       (this.up as UpstreamConn).socket.write(this.upHead, 'latin1');
     }
     if (bodyStart >= end && this.reqDone) this.onRequestSent();
@@ -284,17 +328,48 @@ export class ClientConn implements UpstreamOwner {
   /** The upstream request head is due on an attached connection (joined with the first body bytes). */
   private upHeadOut = false;
 
-  private attachUpstream(ep: Endpoint): void {
+  /**
+   * Starts an attempt on `ep`: builds the upstream head for it and borrows or opens a connection.
+   * Returns false when the request was answered instead (a circuit breaker is open).
+   */
+  private startAttempt(ep: Endpoint): boolean {
+    const pool = this.pool as PoolRuntime;
     const idle = takeIdle(ep);
+    if (idle === null) {
+      const cb = pool.config.circuitBreakers;
+      const breaker = pool.pending >= cb.maxPending ? 'pending' : openConnections(pool) >= cb.maxConnections ? 'connections' : '';
+      if (breaker !== '') {
+        pool.health.breakerRejected(breaker);
+        this.upstreamFailed(503, 'FULCRUM_E_CIRCUIT_OPEN');
+        return false;
+      }
+    }
+    this.attempt++;
+    this.endpoint = ep;
+    this.attemptAt = performance.now();
+    this.headSent = false;
+    pool.load.start(ep.index);
+    this.upIn.endpointAddress = ep.address;
+    this.upHead = buildUpstreamHead(this.upIn);
     if (idle !== null) {
       idle.acquire(this);
       this.up = idle;
       this.state = ST_EXCHANGE;
-      this.upHeadOut = true; // written with the first body bytes (startRequest)
+      this.upHeadOut = true; // written with the first body bytes (startRequest), or by writeUpHead
     } else {
       this.up = new UpstreamConn(ep, this);
       this.state = ST_CONNECT;
-      this.deadline = Date.now() + (this.pool as PoolRuntime).config.timeouts.connect;
+      pool.pending++;
+      this.holdsPending = true;
+      this.deadline = Date.now() + pool.config.timeouts.connect;
+    }
+    return true;
+  }
+
+  private releasePending(): void {
+    if (this.holdsPending) {
+      this.holdsPending = false;
+      (this.pool as PoolRuntime).pending--;
     }
   }
 
@@ -350,8 +425,16 @@ export class ClientConn implements UpstreamOwner {
 
   private sendUp(b: Buffer): void {
     if (b.length === 0) return;
+    this.bodyTouched = true;
+    const replay = this.replay;
+    if (replay !== null) {
+      // Client chunks are not reused by Node, so keeping references is enough (no copy).
+      this.replayBytes += b.length;
+      if (this.replayBytes > (this.pool as PoolRuntime).config.retries.bufferBody) this.replay = null;
+      else replay.push(b);
+    }
     const up = this.up;
-    if (up === null) return; // request already answered (error); body is discarded
+    if (up === null) return; // request answered (error) or between attempts (the replay has the bytes)
     if (this.state === ST_CONNECT) {
       this.pending.push(b);
       this.pendingBytes += b.length;
@@ -362,6 +445,7 @@ export class ClientConn implements UpstreamOwner {
     let ok: boolean;
     if (this.upHeadOut) {
       this.upHeadOut = false;
+      this.headSent = true;
       ok = up.socket.write(joinHead(this.upHead, b));
     } else ok = up.socket.write(b);
     if (!ok) this.pauseClient();
@@ -370,7 +454,8 @@ export class ClientConn implements UpstreamOwner {
   /** The whole request has been handed to the upstream socket: start the response deadline. */
   private onRequestSent(): void {
     if (this.resp === null && this.state === ST_EXCHANGE && this.pool !== null) {
-      this.deadline = Date.now() + this.pool.config.timeouts.response;
+      const c = this.pool.config;
+      this.deadline = Date.now() + (c.retries.perTryTimeout > 0 ? c.retries.perTryTimeout : c.timeouts.response);
     }
   }
 
@@ -401,6 +486,8 @@ export class ClientConn implements UpstreamOwner {
     if (up !== this.up) return;
     this.state = ST_EXCHANGE;
     this.deadline = 0;
+    this.releasePending();
+    this.headSent = true;
     const s = up.socket;
     if (this.pending.length === 0) {
       s.write(this.upHead, 'latin1');
@@ -461,6 +548,12 @@ export class ClientConn implements UpstreamOwner {
   }
 
   private startResponse(head: ResponseHead, buf: Buffer, bodyStart: number, end: number): void {
+    const st = head.status;
+    if (st >= 500) {
+      this.recordOutcome(st >= 502 && st <= 504 ? 'gateway' : 'error', String(st));
+      // A status listed in retries.on: drop this response and try another endpoint, if one may be tried.
+      if (this.retryLater(st, st, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE')) return;
+    } else this.recordOutcome('success', '');
     this.resp = head;
     this.status = head.status;
     this.deadline = 0;
@@ -604,7 +697,7 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     if (this.state === ST_CONNECT) {
-      this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_CONNECT');
+      this.attemptFailed(502, 'FULCRUM_E_UPSTREAM_CONNECT', RETRY_CONNECT, connectDetail(_err));
       return;
     }
     // A pooled connection the endpoint closed while we reused it: retry once on a fresh connection
@@ -615,10 +708,12 @@ export class ClientConn implements UpstreamOwner {
       up.destroy();
       this.up = new UpstreamConn(this.endpoint as Endpoint, this);
       this.state = ST_CONNECT;
+      this.pool!.pending++;
+      this.holdsPending = true;
       this.deadline = Date.now() + (this.pool as PoolRuntime).config.timeouts.connect;
       return;
     }
-    this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_RESET');
+    this.attemptFailed(502, 'FULCRUM_E_UPSTREAM_RESET', RETRY_RESET, 'connection reset before the response');
   }
 
   // ---------------------------------------------------------------- completion and errors
@@ -630,8 +725,10 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     if (this.requestDeadline !== 0 && now >= this.requestDeadline && this.state !== ST_HEAD) {
-      if (this.resp === null) this.upstreamFailed(504, 'FULCRUM_E_REQUEST_TIMEOUT');
-      else this.abort();
+      if (this.resp === null) {
+        if (this.headSent) this.recordOutcome('gateway', 'request timeout');
+        this.upstreamFailed(504, 'FULCRUM_E_REQUEST_TIMEOUT');
+      } else this.abort();
       return;
     }
     if (this.deadline === 0 || now < this.deadline) return;
@@ -639,14 +736,130 @@ export class ClientConn implements UpstreamOwner {
       if (this.buf !== null && this.buf.length > 0) this.fail(408, 'FULCRUM_E_HEADER_TIMEOUT');
       else this.socket.destroy(); // idle keep-alive connection: close quietly
     } else if (this.state === ST_CONNECT) {
-      this.upstreamFailed(504, 'FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT');
+      this.attemptFailed(504, 'FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT', RETRY_CONNECT, 'connect timeout');
     } else if (this.resp === null) {
-      this.upstreamFailed(504, 'FULCRUM_E_UPSTREAM_TIMEOUT');
+      this.attemptFailed(504, 'FULCRUM_E_UPSTREAM_TIMEOUT', RETRY_TIMEOUT, 'response timeout');
     }
+  }
+
+  // ---------------------------------------------------------------- attempts and retries
+
+  /** Reports the current attempt's outcome to outlier detection (on the endpoint's newest incarnation). */
+  private recordOutcome(outcome: 'success' | 'error' | 'gateway', detail: string): void {
+    const ep = this.endpoint;
+    if (ep === null) return;
+    const e = ep.latest();
+    e.pool.record(e.index, outcome, detail);
+  }
+
+  /** The current attempt failed before any response byte: retry it elsewhere, or answer the error. */
+  private attemptFailed(status: number, code: ErrorCode, kind: string, detail: string): void {
+    this.recordOutcome('gateway', detail);
+    if (this.retryLater(kind, status, code)) return;
+    this.upstreamFailed(status, code);
+  }
+
+  /**
+   * Starts a retry of the request on another endpoint when `retries` allow it: attempts left, `kind`
+   * listed in retries.on, the request safe to repeat (nothing sent yet, or an idempotent method whose
+   * body, if any, was kept), another endpoint choosable, and the retry budget not spent. The next
+   * attempt starts after the backoff delay. Returns false (nothing changed) otherwise.
+   */
+  private retryLater(kind: string | number, status: number, code: ErrorCode): boolean {
+    const pool = this.pool;
+    const ep = this.endpoint;
+    const req = this.req;
+    if (pool === null || ep === null || req === null || kind === RETRY_NONE) return false;
+    const r = pool.config.retries;
+    if (this.attempt >= r.attempts || !r.on.includes(kind as never)) return false;
+    if (this.headSent && !IDEMPOTENT.has(req.method)) return false;
+    if (this.bodyTouched && this.replay === null) return false;
+    const tried = (this.tried ??= new Uint8Array(pool.endpoints.length));
+    tried[ep.index] = 1;
+    const next = pool.pick(this.key, tried);
+    if (next === null) return false;
+    const now = Date.now();
+    if (!pool.health.budget.tryRetry(now)) {
+      pool.health.retriesRefused++;
+      return false;
+    }
+    pool.health.retries++;
+    this.lastStatus = status;
+    this.lastCode = code;
+    // Close the failed attempt: its endpoint's counters, its connection.
+    this.endAttempt(true);
+    this.dropUpstream();
+    this.releasePending();
+    this.resp = null;
+    this.respBuf = null;
+    this.status = 0;
+    this.headerAt = 0;
+    this.headSent = false;
+    this.state = ST_CONNECT;
+    this.deadline = 0;
+    this.nextEp = next;
+    const delay = backoffDelay(this.attempt, r.backoff.base, r.backoff.max, Math.random);
+    if (delay < 1) this.nextAttempt();
+    else this.retryTimer = setTimeout(this.onRetryTimer, delay);
+    return true;
+  }
+
+  private readonly onRetryTimer = (): void => {
+    this.retryTimer = null;
+    if (this.state === ST_CONNECT && this.up === null) this.nextAttempt();
+  };
+
+  private clearRetry(): void {
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.nextEp = null;
+  }
+
+  /** Runs the next attempt on the endpoint retryLater chose, replaying the kept request body. */
+  private nextAttempt(): void {
+    const ep = this.nextEp;
+    this.nextEp = null;
+    if (ep === null) return;
+    if (!this.startAttempt(ep)) return;
+    const replay = this.replay;
+    if (this.state === ST_CONNECT) {
+      // onUpstreamConnect writes the head and the pending body bytes.
+      if (replay !== null && replay.length > 0) {
+        this.pending = replay.slice();
+        this.pendingBytes = this.replayBytes;
+      }
+      return;
+    }
+    // An idle keep-alive connection: head and kept body go out now.
+    const s = (this.up as UpstreamConn).socket;
+    this.upHeadOut = false;
+    this.headSent = true;
+    s.cork();
+    s.write(this.upHead, 'latin1');
+    if (replay !== null) for (const b of replay) s.write(b);
+    s.uncork();
+    if (replay !== null && replay.length > 0) this.bodySent = true;
+    if (this.reqDone) this.onRequestSent();
+  }
+
+  /** Ends the current attempt's bookkeeping on its endpoint (load counters, latency). */
+  private endAttempt(failed: boolean): void {
+    const ep = this.endpoint;
+    if (ep === null) return;
+    this.endpoint = null;
+    const t = performance.now();
+    const ms = t - this.attemptAt;
+    const headerMs = this.headerAt === 0 ? ms : this.headerAt - this.attemptAt;
+    const e = ep.latest();
+    e.pool.load.end(e.index, failed, ms, headerMs, Date.now());
   }
 
   /** The exchange failed before any response byte reached the client: answer with an error. */
   private upstreamFailed(status: number, code: ErrorCode): void {
+    this.clearRetry();
+    this.releasePending();
     this.dropUpstream();
     if (!this.reqDone) this.keepAlive = false;
     this.status = status;
@@ -704,18 +917,18 @@ export class ClientConn implements UpstreamOwner {
 
   private finishStats(status: number): void {
     const ep = this.endpoint;
-    const t = performance.now();
-    const ms = t - this.startedAt;
-    if (ep !== null) {
-      const headerMs = this.headerAt === 0 ? ms : this.headerAt - this.startedAt;
-      ep.pool.load.end(ep.index, status >= 500 || status === 0, ms, headerMs, Date.now());
-      this.endpoint = null;
+    this.endAttempt(status >= 500 || status === 0);
+    this.releasePending();
+    if (this.holdsActive) {
+      this.holdsActive = false;
+      (this.pool as PoolRuntime).active--;
     }
-    this.listener.record(this.route, this.pool, ep, status, ms);
+    this.listener.record(this.route, this.pool, ep, status, performance.now() - this.startedAt);
   }
 
   /** Back to reading the next request, or close. */
   private endExchange(): void {
+    this.clearRetry();
     this.req = null;
     this.resp = null;
     this.route = null;
@@ -761,6 +974,23 @@ export class ClientConn implements UpstreamOwner {
     if (this.state === ST_HEAD && this.buf === null) this.closeConn();
   }
 
+}
+
+/** Open upstream connections of a pool (idle included), for `circuitBreakers.maxConnections`. */
+function openConnections(pool: PoolRuntime): number {
+  let n = 0;
+  for (const e of pool.endpoints) n += e.open;
+  return n;
+}
+
+/** `connect refused`, `connect unreachable`, … from a socket error. */
+function connectDetail(err: Error & { code?: string }): string {
+  switch (err.code) {
+    case 'ECONNREFUSED': return 'connect refused';
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'connect unreachable';
+    case 'ECONNRESET': return 'connection reset while connecting';
+    default: return `connect failed (${err.code ?? err.message})`;
+  }
 }
 
 /** Largest body part copied behind a head to save a write; larger parts go in a second write. */
