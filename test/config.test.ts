@@ -53,7 +53,7 @@ test('a minimal config gets every default', () => {
         baseEjectionTime: 30000, maxEjectionTime: 300000, maxEjectionPercent: 10,
       },
       panicThreshold: 50,
-      grayFailure: { enabled: true, factor: 3, window: 10000, stepInterval: 1000, step: 0.5, minWeight: 0.05, minLatency: 10 },
+      grayFailure: { enabled: true, factor: 3, window: 10000, stepInterval: 1000, step: 0.5, minWeight: 0.01, minLatency: 10 },
       retries: {
         attempts: 2, on: ['connect-failure', 'reset', 'timeout', 502, 503, 504], perTryTimeout: 0,
         backoff: { base: 25, max: 250 }, budget: { ratio: 0.2, minPerSecond: 3 }, bufferBody: 65536,

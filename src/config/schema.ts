@@ -291,7 +291,7 @@ const GrayFailureSchema = z.strictObject({
   window: Duration.prefault('10s').describe('A server must stay slow this long before its weight is lowered, and fast this long before it is raised again.'),
   stepInterval: Duration.prefault('1s').describe('Time between two steps of lowering (or raising) the weight.'),
   step: z.number().gt(0).lt(1).default(0.5).describe('Each step multiplies the weight by this factor (lowering) or divides it (raising).'),
-  minWeight: z.number().gt(0).max(1).default(0.05).describe('The weight factor never goes below this (the server still sees some traffic, so its recovery is noticed).'),
+  minWeight: z.number().gt(0).max(1).default(0.01).describe('The weight factor never goes below this (the server still sees some traffic, so its recovery is noticed).'),
   minLatency: Duration.prefault('10ms').describe('A server whose average is below this is never called slow (ignores noise between fast servers).'),
 }).describe('Gray-failure detection: soft drain of slow servers — weight lowered step by step, restored step by step when they recover.');
 

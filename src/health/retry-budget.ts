@@ -88,7 +88,8 @@ export class RetryBudget {
   /** Asks for a retry at `now`: true (and counted) when the budget allows it, else false. */
   tryRetry(now: number): boolean {
     const b = this.advance(now);
-    if (this.retrySum < this.ratio * this.requestSum + this.reserve) {
+    // Allowed only if the window stays within the allowance with this retry counted.
+    if (this.retrySum + 1 <= this.ratio * this.requestSum + this.reserve) {
       this.retryBuckets[b]++;
       this.retrySum++;
       this.allowedTotal++;

@@ -195,10 +195,9 @@ export class PoolHealth {
     }
   }
 
+  /** Sets or clears a flag; refreshes even when unchanged (an unknown server that turned unhealthy settles the panic state). */
   private setFlag(slot: number, flag: number, on: boolean): void {
-    const f = on ? this.flags[slot] | flag : this.flags[slot] & ~flag;
-    if (f === this.flags[slot]) return;
-    this.flags[slot] = f;
+    this.flags[slot] = on ? this.flags[slot] | flag : this.flags[slot] & ~flag;
     this.refresh();
   }
 
