@@ -78,6 +78,12 @@ test('a health check gets HAProxy defaults; status ranges are parsed; a command 
   const cmd = base();
   cmd.pools[0].healthCheck = { type: 'command' };
   expectOne(cmd, 'pools[0].healthCheck.command', /needs command.path/);
+  const fast = base();
+  fast.pools[0].healthCheck = { type: 'tcp', interval: '5ms' };
+  expectOne(fast, 'pools[0].healthCheck.interval', /at least 10ms, got "5ms"/);
+  const zero = base();
+  zero.pools[0].healthCheck = { type: 'tcp', timeout: 0 };
+  expectOne(zero, 'pools[0].healthCheck.timeout', /above 0, got 0/);
 });
 
 test('match and split are normalized', () => {

@@ -8,7 +8,7 @@
  * go. Every access is guarded: values of the wrong type are the schema's to report.
  */
 import { formatPath, type PathSegment, type PathedProblem } from './problems.ts';
-import { isWildcardHost, parseHostPort } from './values.ts';
+import { isWildcardHost, parseHostPort, tryParseDuration } from './values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 
 
@@ -160,6 +160,12 @@ function checkHealthCheck(p: Obj, pi: number, add: (segments: PathSegment[], mes
   const hc = p.healthCheck;
   if (isObj(hc) && hc.type === 'command' && hc.command === undefined) {
     add(['pools', pi, 'healthCheck', 'command'], 'a health check of type "command" needs command.path (the executable to run)');
+  }
+  if (isObj(hc)) {
+    const interval = hc.interval === undefined ? 2000 : tryParseDuration(hc.interval as string | number);
+    if (interval !== undefined && interval < 10) add(['pools', pi, 'healthCheck', 'interval'], `expected an interval of at least 10ms, got ${JSON.stringify(hc.interval)}`);
+    const timeout = hc.timeout === undefined ? 1000 : tryParseDuration(hc.timeout as string | number);
+    if (timeout === 0) add(['pools', pi, 'healthCheck', 'timeout'], `expected a timeout above 0, got ${JSON.stringify(hc.timeout)}`);
   }
   if (isObj(hc) && hc.type !== 'command' && hc.command !== undefined) {
     add(['pools', pi, 'healthCheck', 'command'], `section "command" applies to type "command" only, not ${JSON.stringify(hc.type)}`);
