@@ -46,7 +46,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 const RETRY_CONNECT = 'connect-failure';
 const RETRY_RESET = 'reset';
 const RETRY_TIMEOUT = 'timeout';
-const RETRY_NONE = '';
 
 export class ClientConn implements UpstreamOwner {
   readonly socket: Socket;
@@ -100,9 +99,6 @@ export class ClientConn implements UpstreamOwner {
   private retryTimer: NodeJS.Timeout | null = null;
   /** Start of the current attempt (performance.now()), for the endpoint's latency. */
   private attemptAt = 0;
-  /** Error of the last failed attempt, answered when no further attempt can be made. */
-  private lastStatus = 0;
-  private lastCode: ErrorCode = 'FULCRUM_E_NO_HEALTHY_UPSTREAM';
   private readonly reqScanner = new ChunkedScanner();
   private startedAt = 0;
   /** performance.now() when the response head arrived (0 before). */
@@ -552,7 +548,7 @@ export class ClientConn implements UpstreamOwner {
     if (st >= 500) {
       this.recordOutcome(st >= 502 && st <= 504 ? 'gateway' : 'error', String(st));
       // A status listed in retries.on: drop this response and try another endpoint, if one may be tried.
-      if (this.retryLater(st, st, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE')) return;
+      if (this.retryLater(st)) return;
     } else this.recordOutcome('success', '');
     this.resp = head;
     this.status = head.status;
@@ -755,7 +751,7 @@ export class ClientConn implements UpstreamOwner {
   /** The current attempt failed before any response byte: retry it elsewhere, or answer the error. */
   private attemptFailed(status: number, code: ErrorCode, kind: string, detail: string): void {
     this.recordOutcome('gateway', detail);
-    if (this.retryLater(kind, status, code)) return;
+    if (this.retryLater(kind)) return;
     this.upstreamFailed(status, code);
   }
 
@@ -765,11 +761,11 @@ export class ClientConn implements UpstreamOwner {
    * body, if any, was kept), another endpoint choosable, and the retry budget not spent. The next
    * attempt starts after the backoff delay. Returns false (nothing changed) otherwise.
    */
-  private retryLater(kind: string | number, status: number, code: ErrorCode): boolean {
+  private retryLater(kind: string | number): boolean {
     const pool = this.pool;
     const ep = this.endpoint;
     const req = this.req;
-    if (pool === null || ep === null || req === null || kind === RETRY_NONE) return false;
+    if (pool === null || ep === null || req === null) return false;
     const r = pool.config.retries;
     if (this.attempt >= r.attempts || !r.on.includes(kind as never)) return false;
     if (this.headSent && !IDEMPOTENT.has(req.method)) return false;
@@ -784,8 +780,6 @@ export class ClientConn implements UpstreamOwner {
       return false;
     }
     pool.health.retries++;
-    this.lastStatus = status;
-    this.lastCode = code;
     // Close the failed attempt: its endpoint's counters, its connection.
     this.endAttempt(true);
     this.dropUpstream();
