@@ -1,15 +1,27 @@
 /**
  * The control plane of one Fulcrum process: compiles a validated Config into a snapshot (pools,
- * routers), starts the listeners, the admin API and the deadline sweeper, and stops them gracefully.
+ * routers), starts the listeners, the admin API and the deadline sweeper, swaps in a new config on
+ * reload, and stops them gracefully.
+ *
+ * Reload (reload.ts plans it): compile every router and bind every new socket first — any failure
+ * refuses the reload and leaves the running config untouched — then, in one synchronous step, build
+ * the changed pools from the old ones (counters and state of surviving endpoints carried over), hand
+ * idle upstream connections to the endpoints' new incarnations, and swap the snapshot of every
+ * listener. Listeners that left the config, or moved to another address, drain like a shutdown.
  */
 import type { Config } from '../config/schema.ts';
+import type { Problem } from '../config/problems.ts';
 import { PoolRuntime, splitHostPort } from './pool.ts';
 import { Sweeper } from './sweeper.ts';
 import { HttpListener } from '../l7/http1/server.ts';
 import { compileRouter } from '../l7/router/router.ts';
+import type { Router } from '../l7/router/types.ts';
+import { handOver, retire } from '../l7/http1/upstream.ts';
 import { Metrics } from '../admin/metrics.ts';
 import { AdminServer } from '../admin/server.ts';
+import { FulcrumError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { planReload, summarize, formatSummary, type ReloadSummary } from './reload.ts';
 
 export interface BoundAddress {
   name: string;
@@ -17,14 +29,33 @@ export interface BoundAddress {
   port: number;
 }
 
+/** Outcome of Runtime.reload(). On refusal nothing changed: the running config stays in service. */
+export type ReloadResult =
+  | { ok: true; generation: number; summary: ReloadSummary; message: string; bound: BoundAddress[] }
+  | {
+    ok: false;
+    /** The generation still in service. */
+    generation: number;
+    code: Extract<ErrorCode, 'FULCRUM_E_CONFIG_INVALID' | 'FULCRUM_E_LISTEN' | 'FULCRUM_E_SHUTTING_DOWN'>;
+    problems: Problem[];
+  };
+
 export class Runtime {
-  readonly config: Config;
-  readonly pools = new Map<string, PoolRuntime>();
-  readonly listeners: HttpListener[] = [];
+  /** The config in service (replaced whole by a reload). */
+  config: Config;
+  /** Pools in service by name (the map is replaced whole by a reload, never mutated). */
+  pools = new Map<string, PoolRuntime>();
+  /** Listeners in service, in config order (replaced whole by a reload). */
+  listeners: HttpListener[] = [];
   readonly metrics = new Metrics();
   readonly sweeper = new Sweeper();
   readonly log: Logger;
   admin: AdminServer | null = null;
+  /** 1 for the config the process started with, +1 per reload carried out. */
+  generation = 1;
+  /** Listeners a reload removed or moved, still draining, with their drain promise. */
+  private readonly retiring = new Map<HttpListener, Promise<void>>();
+  private reloads: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | null = null;
 
   constructor(config: Config, log: Logger) {
@@ -45,6 +76,7 @@ export class Runtime {
   /** Binds every listener and the admin API. Rejects (and closes what was bound) on the first failure. */
   async start(): Promise<{ listeners: BoundAddress[]; admin: BoundAddress | null }> {
     const bound: BoundAddress[] = [];
+    for (const pool of this.pools.values()) pool.start();
     try {
       for (const l of this.listeners) {
         const port = await l.listen();
@@ -64,8 +96,151 @@ export class Runtime {
       for (const l of this.listeners) l.server.close();
       this.admin?.close();
       this.sweeper.stop();
+      for (const pool of this.pools.values()) pool.stop();
       throw err;
     }
+  }
+
+  /**
+   * Puts a validated config in service. Reloads run one at a time, in call order. Refused (with
+   * every problem, nothing changed) when a router does not compile, a new listen address cannot be
+   * bound, or shutdown has begun. Unchanged listeners keep their sockets and connections; pools
+   * whose config is identical stay as they are; endpoints that survive in a changed pool keep
+   * their counters, EWMAs and health state, and their idle upstream connections.
+   */
+  reload(config: Config): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloadNow(config));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(config: Config): Promise<ReloadResult> {
+    const refuse = (code: Extract<ReloadResult, { ok: false }>['code'], problems: Problem[]): ReloadResult =>
+      ({ ok: false, generation: this.generation, code, problems });
+    if (this.stopping !== null) return refuse('FULCRUM_E_SHUTTING_DOWN', [{ path: '(root)', message: 'shutting down: reload ignored' }]);
+    const plan = planReload(this.config, config, this.listeners);
+
+    // 1. Compile every router (refuse with all problems).
+    const problems: Problem[] = [];
+    const routers: Router[] = config.listeners.map((l, i) => {
+      try {
+        return compileRouter(l.routes, `listeners[${i}].routes`);
+      } catch (err) {
+        if (err instanceof FulcrumError && err.details.length > 0) problems.push(...err.details.map(toProblem));
+        else problems.push({ path: `listeners[${i}].routes`, message: err instanceof Error ? err.message : String(err) });
+        return null as unknown as Router;
+      }
+    });
+    if (problems.length > 0) return refuse('FULCRUM_E_CONFIG_INVALID', problems);
+
+    // 2. Bind every new socket (added listeners, and listeners whose address changed). Connections
+    //    they accept wait (held) until the swap below.
+    const fresh = new Map<number, HttpListener>();
+    const bound: BoundAddress[] = [];
+    const placeholder = { router: routers[0], pools: this.pools };
+    for (let i = 0; i < plan.listeners.length; i++) {
+      const p = plan.listeners[i];
+      if (p.action === 'keep') continue;
+      const l = new HttpListener(p.config, placeholder, this.metrics);
+      l.hold();
+      fresh.set(i, l);
+      try {
+        const port = await l.listen();
+        const { host } = splitHostPort(p.config.listen);
+        bound.push({ name: p.config.name, host, port });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        problems.push({ path: `listeners[${i}].listen`, message: `cannot bind ${p.config.listen}: ${e.code ?? e.message} (FULCRUM_E_LISTEN)` });
+        break;
+      }
+    }
+    const rollback = (): void => {
+      for (const l of fresh.values()) l.abandon();
+    };
+    if (problems.length > 0) {
+      rollback();
+      return refuse('FULCRUM_E_LISTEN', problems);
+    }
+    if (this.stopping !== null) {
+      rollback();
+      return refuse('FULCRUM_E_SHUTTING_DOWN', [{ path: '(root)', message: 'shutting down: reload ignored' }]);
+    }
+
+    // 3. From here on, synchronous: no request runs between building the pools and the swap.
+    const oldPools = this.pools;
+    const pools = new Map<string, PoolRuntime>();
+    const entering: PoolRuntime[] = [];
+    try {
+      for (const pc of config.pools) {
+        const prev = oldPools.get(pc.name);
+        if (prev !== undefined && plan.keptPools.includes(pc.name)) {
+          pools.set(pc.name, prev);
+        } else {
+          const pool = new PoolRuntime(pc, prev);
+          pools.set(pc.name, pool);
+          entering.push(pool);
+        }
+      }
+    } catch (err) {
+      rollback();
+      return refuse('FULCRUM_E_CONFIG_INVALID', [{ path: 'pools', message: err instanceof Error ? err.message : String(err) }]);
+    }
+    const leaving: PoolRuntime[] = [];
+    for (const [name, prev] of oldPools) {
+      const next = pools.get(name);
+      if (next === prev) continue;
+      leaving.push(prev);
+      const byAddress = new Map(next === undefined ? [] : next.endpoints.map((e) => [e.address, e]));
+      for (const ep of prev.endpoints) {
+        const successor = byAddress.get(ep.address);
+        if (successor !== undefined) handOver(ep, successor);
+        else retire(ep);
+      }
+    }
+
+    // 4. The swap.
+    const listeners: HttpListener[] = [];
+    const retired: HttpListener[] = [...plan.removed];
+    plan.listeners.forEach((p, i) => {
+      const snapshot = { router: routers[i], pools };
+      const l = fresh.get(i);
+      if (l === undefined) {
+        (p.old as HttpListener).update(p.config, snapshot);
+        listeners.push(p.old as HttpListener);
+        return;
+      }
+      l.update(p.config, snapshot);
+      l.activate();
+      this.sweeper.watch(l.conns);
+      listeners.push(l);
+      if (p.old !== null) retired.push(p.old);
+    });
+    this.listeners = listeners;
+    this.pools = pools;
+    this.config = config;
+    this.generation++;
+
+    // 5. Lifecycle: new pools start, replaced and removed ones stop; old sockets drain.
+    for (const pool of entering) pool.start();
+    for (const pool of leaving) pool.stop();
+    for (const l of retired) this.retire(l, config.shutdown.gracePeriod);
+    for (const b of bound) this.log.info({ listener: b.name, address: `${b.host}:${b.port}` }, 'listener started');
+    if (plan.adminChanged) {
+      this.log.warn({ admin: config.admin }, 'admin section changed: the admin API keeps its current address until a restart');
+    }
+    const summary = summarize(plan, this.generation);
+    return { ok: true, generation: this.generation, summary, message: formatSummary(summary), bound };
+  }
+
+  /** A listener left service: stop accepting, drain its connections, then forget it. */
+  private retire(l: HttpListener, graceMs: number): void {
+    this.log.info({ listener: l.config.name, connections: l.conns.size }, 'listener draining');
+    const done = l.shutdown(graceMs).then(() => {
+      this.sweeper.unwatch(l.conns);
+      this.retiring.delete(l);
+      this.log.info({ listener: l.config.name }, 'listener closed');
+    });
+    this.retiring.set(l, done);
   }
 
   private expireIdleUpstreams(now: number): void {
@@ -86,8 +261,9 @@ export class Runtime {
   shutdown(graceMs = this.config.shutdown.gracePeriod): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'shutting down: no new connections, finishing requests in progress');
-      await Promise.all(this.listeners.map((l) => l.shutdown(graceMs)));
+      await Promise.all([...this.listeners.map((l) => l.shutdown(graceMs)), ...this.retiring.values()]);
       for (const pool of this.pools.values()) {
+        pool.stop();
         for (const ep of pool.endpoints) while (ep.idle.length > 0) ep.idle[0].destroy();
       }
       this.sweeper.stop();
@@ -96,4 +272,10 @@ export class Runtime {
     })();
     return this.stopping;
   }
+}
+
+/** `listeners[0].routes[1].match.path: …` → path and message. */
+function toProblem(detail: string): Problem {
+  const i = detail.indexOf(': ');
+  return i < 0 ? { path: '(root)', message: detail } : { path: detail.slice(0, i), message: detail.slice(i + 2) };
 }

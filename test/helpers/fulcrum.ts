@@ -19,6 +19,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the listener lines (default 10 000 ms). */
   startTimeoutMs?: number;
+  /** Extra arguments after `run --config FILE` (e.g. `--no-watch`). */
+  args?: string[];
 }
 
 export interface FulcrumProcess {
@@ -29,8 +31,14 @@ export interface FulcrumProcess {
   port(listener: string): number;
   /** Port of the admin API (0 when the admin API is disabled). */
   adminPort: number;
+  /** The config file the process runs (rewrite it and send SIGHUP, or let the watch see it, to reload). */
+  configFile: string;
   stdout(): string;
   stderr(): string;
+  /** The JSON log lines written on stderr so far (needs FULCRUM_LOG_LEVEL other than `silent`). */
+  logs(): LogLine[];
+  /** Polls `cond` every 20 ms until it holds; rejects after `timeoutMs` naming `what`. */
+  waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
   exited: Promise<number | null>;
   /** True once the process has exited. */
@@ -53,7 +61,7 @@ export async function startFulcrum(config: object, opts: StartOptions = {}): Pro
   const listenerNames = (cfg.listeners ?? []).map((l) => l.name);
   const wantAdmin = cfg.admin?.enabled !== false;
 
-  const proc = spawn(process.execPath, ['src/cli/main.ts', 'run', '--config', file], {
+  const proc = spawn(process.execPath, ['src/cli/main.ts', 'run', '--config', file, ...(opts.args ?? [])], {
     cwd: REPO_ROOT,
     env: { ...process.env, FULCRUM_LOG_LEVEL: 'silent', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,8 +126,11 @@ export async function startFulcrum(config: object, opts: StartOptions = {}): Pro
     url: (name) => `http://127.0.0.1:${portOf(ports, name)}`,
     port: (name) => portOf(ports, name),
     adminPort,
+    configFile: file,
     stdout: () => out,
     stderr: () => err,
+    logs: () => parseLogLines(err),
+    waitFor: (cond, timeoutMs, what) => waitUntil(cond, timeoutMs, () => `${what}\nstderr: ${err.slice(-4000)}`),
     exited,
     hasExited: () => exitedFlag,
     waitExit: async (timeoutMs) => {
@@ -132,6 +143,38 @@ export async function startFulcrum(config: object, opts: StartOptions = {}): Pro
     },
     stop,
   };
+}
+
+/** One pino log line (JSON) of a Fulcrum process. */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** The JSON lines of a Fulcrum process's stderr (other lines are skipped). */
+export function parseLogLines(text: string): LogLine[] {
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const v = JSON.parse(line) as LogLine;
+      if (typeof v.msg === 'string') out.push(v);
+    } catch {
+      // a line cut in the middle (still being written): skipped until complete
+    }
+  }
+  return out;
+}
+
+/** Polls `cond` every 20 ms until it holds; rejects after `timeoutMs` with `describe()`. */
+export async function waitUntil(cond: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let guard = 0; guard < 1_000_000; guard++) {
+    if (cond()) return;
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function portOf(ports: Map<string, number>, name: string): number {

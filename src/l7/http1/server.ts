@@ -1,8 +1,12 @@
 /**
  * An HTTP/1.1 listener (`protocol: http`) on a raw net.Server: accepts connections and hands each to
  * a ClientConn. Holds the listener's view of the current snapshot (router + pools), swapped whole.
+ *
+ * A reload that keeps the listen address calls update(): the socket and every client connection
+ * stay; the next request on any connection reads the new snapshot, limits and timeouts. Settings a
+ * connection takes when it is accepted (trustedProxies, xForwarded, via) apply to new connections.
  */
-import { createServer, type BlockList, type Server } from 'node:net';
+import { createServer, type BlockList, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/schema.ts';
 import { ClientConn } from './client.ts';
 import type { ListenerRuntime, ListenerSnapshot } from './listener-runtime.ts';
@@ -15,10 +19,10 @@ import type { ErrorCode } from '../../core/errors.ts';
 import { splitHostPort } from '../../runtime/pool.ts';
 
 export class HttpListener implements ListenerRuntime {
-  readonly config: ListenerConfig;
+  config: ListenerConfig;
   readonly proto = 'http';
-  readonly limits: HeadLimits;
-  readonly trust: BlockList | null;
+  limits: HeadLimits;
+  trust: BlockList | null;
   readonly conns = new Set<ClientConn>();
   draining = false;
   snapshot: ListenerSnapshot;
@@ -27,20 +31,58 @@ export class HttpListener implements ListenerRuntime {
   /** route → endpoint → cached metric children (endpoint null: answered by Fulcrum itself). */
   private readonly series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, RequestSeries>>();
   private onIdle: (() => void) | null = null;
+  private drained: Promise<void> | null = null;
+  /**
+   * Connections accepted while a reload binds this (new) listener and has not swapped the snapshot
+   * in yet; they are served from activate() on. null once active.
+   */
+  private held: Socket[] | null = null;
 
   constructor(config: ListenerConfig, snapshot: ListenerSnapshot, metrics: Metrics) {
     this.config = config;
     this.snapshot = snapshot;
     this.metrics = metrics;
-    this.limits = { requestLine: config.limits.requestLine, headerBytes: config.limits.headerBytes, headerCount: config.limits.headerCount };
+    this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
     this.server = createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (socket) => {
       if (this.draining) {
         socket.destroy();
         return;
       }
+      if (this.held !== null) {
+        socket.pause();
+        socket.on('error', ignore);
+        this.held.push(socket);
+        return;
+      }
       new ClientConn(socket, this);
     });
+  }
+
+  /** A reload binds this listener before the swap: hold accepted connections until activate(). */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Serves the held connections (the snapshot is in place now) and every later one. */
+  activate(): void {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    for (const socket of held) {
+      if (socket.destroyed) continue;
+      new ClientConn(socket, this);
+      socket.resume();
+    }
+  }
+
+  /** Reload rollback: closes the socket of a listener that never entered service. */
+  abandon(): void {
+    this.draining = true;
+    this.server.close();
+    const held = this.held ?? [];
+    this.held = null;
+    for (const socket of held) socket.destroy();
   }
 
   /** Binds the listen address; resolves with the bound port (the config may say port 0 in tests). */
@@ -55,6 +97,20 @@ export class HttpListener implements ListenerRuntime {
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
     });
+  }
+
+  /**
+   * Reload, same listen address: takes the new settings and snapshot in place (one synchronous
+   * swap; a request in progress keeps the snapshot it read). The socket and connections stay.
+   */
+  update(config: ListenerConfig, snapshot: ListenerSnapshot): void {
+    this.config = config;
+    this.limits = limitsOf(config);
+    this.trust = trustMatcher(config.trustedProxies);
+    this.snapshot = snapshot;
+    // Cached metric children are keyed by the old routes and endpoints: drop them (the series
+    // themselves live in Metrics by label and keep counting).
+    this.series.clear();
   }
 
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void {
@@ -86,8 +142,16 @@ export class HttpListener implements ListenerRuntime {
    * the grace period ends (remaining connections are then destroyed).
    */
   shutdown(graceMs: number): Promise<void> {
+    this.drained ??= this.drain(graceMs);
+    return this.drained;
+  }
+
+  private drain(graceMs: number): Promise<void> {
     this.draining = true;
     this.server.close();
+    const held = this.held;
+    this.held = null;
+    if (held !== null) for (const socket of held) socket.destroy();
     for (const c of this.conns) c.shutdown();
     if (this.conns.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -102,4 +166,10 @@ export class HttpListener implements ListenerRuntime {
       };
     });
   }
+}
+
+function ignore(): void {}
+
+function limitsOf(config: ListenerConfig): HeadLimits {
+  return { requestLine: config.limits.requestLine, headerBytes: config.limits.headerBytes, headerCount: config.limits.headerCount };
 }

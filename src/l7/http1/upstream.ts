@@ -5,6 +5,12 @@
  *
  * The connection owns its read buffer and the response framing state; the client connection that
  * borrowed it (`owner`) gets callbacks. Listeners are attached once per connection, never per request.
+ *
+ * Reloads: a connection belongs to the newest incarnation of its endpoint (`Endpoint.latest()`).
+ * handOver() moves an endpoint's idle connections and its `open` count to its successor at once;
+ * a busy connection follows lazily (home()) when it is released or closes, so `open` and the idle
+ * lists stay right. Connections of an endpoint that left the config (retire()) are closed instead
+ * of going idle.
  */
 import { connect, type Socket } from 'node:net';
 import type { Endpoint } from '../../runtime/pool.ts';
@@ -29,9 +35,13 @@ export const UP_BUSY = 1;
 export const UP_IDLE = 2;
 export const UP_CLOSED = 3;
 
+/** Endpoints removed by a reload: their connections close when released instead of going idle. */
+const RETIRED = new WeakSet<Endpoint>();
+
 export class UpstreamConn {
   readonly socket: Socket;
-  readonly endpoint: Endpoint;
+  /** The endpoint this connection counts against (re-homed to the newest incarnation after a reload). */
+  endpoint: Endpoint;
   state = UP_CONNECTING;
   owner: UpstreamOwner | null = null;
   /** Requests served on this connection so far (0 while the first is in progress). */
@@ -40,6 +50,8 @@ export class UpstreamConn {
   idleSince = 0;
 
   constructor(endpoint: Endpoint, owner: UpstreamOwner) {
+    // A retry after a reload may still name the old incarnation: count against the newest one.
+    if (endpoint.next !== null) endpoint = endpoint.latest();
     this.endpoint = endpoint;
     this.owner = owner;
     endpoint.open++;
@@ -93,29 +105,49 @@ export class UpstreamConn {
     this.owner?.onUpstreamDrain(this);
   };
 
+  /** The newest incarnation of this connection's endpoint; re-homes the connection to it. */
+  private home(): Endpoint {
+    let ep = this.endpoint;
+    if (ep.next !== null) {
+      ep = ep.latest();
+      this.endpoint = ep; // its `open` count already includes this connection (handOver)
+    }
+    return ep;
+  }
+
   private markClosed(): void {
     if (this.state === UP_CLOSED) return;
+    const ep = this.home();
     if (this.state === UP_IDLE) {
-      const idle = this.endpoint.idle;
+      const idle = ep.idle;
       const i = idle.lastIndexOf(this);
       if (i >= 0) idle.splice(i, 1);
     }
     this.state = UP_CLOSED;
-    this.endpoint.open--;
+    ep.open--;
   }
 
-  /** Returns the connection to its endpoint's idle list (caller guarantees the exchange completed cleanly). */
+  /**
+   * Returns the connection to its endpoint's idle list (caller guarantees the exchange completed
+   * cleanly). After a reload it lands on the endpoint's newest incarnation (and that pool's
+   * `keepAlive.maxIdle`); the connection of an endpoint the reload removed is closed.
+   */
   release(maxIdle: number, now: number): void {
     this.owner = null;
     if (this.state === UP_CLOSED || this.socket.destroyed) return;
-    if (this.endpoint.idle.length >= maxIdle) {
+    let ep = this.endpoint;
+    if (ep.next !== null) {
+      ep = this.home();
+      maxIdle = ep.pool.config.keepAlive.maxIdle;
+    }
+    if (ep.idle.length >= maxIdle || RETIRED.has(ep)) {
       this.destroy();
       return;
     }
     this.state = UP_IDLE;
     this.reused++;
     this.idleSince = now;
-    this.endpoint.idle.push(this);
+    ep.idle.push(this);
     if (this.socket.isPaused()) this.socket.resume();
   }
 
@@ -130,6 +162,34 @@ export class UpstreamConn {
     this.markClosed();
     this.socket.destroy();
   }
+}
+
+/**
+ * Reload: `next` succeeds `prev` (same pool name and address). Links the incarnations, moves the
+ * idle connections (oldest first, so LIFO reuse order is kept) and the open-connection count.
+ * Busy connections re-home themselves when they are released or close.
+ */
+export function handOver(prev: Endpoint, next: Endpoint): void {
+  if (prev === next || prev.next !== null) return;
+  prev.next = next;
+  const idle = prev.idle;
+  for (let i = 0; i < idle.length; i++) {
+    const up = idle[i];
+    up.endpoint = next;
+    next.idle.push(up);
+  }
+  idle.length = 0;
+  next.open += prev.open;
+  prev.open = 0;
+}
+
+/**
+ * Reload: `ep` left the config. Its idle connections close now; busy ones close when their
+ * exchange ends (release() refuses to keep them).
+ */
+export function retire(ep: Endpoint): void {
+  RETIRED.add(ep);
+  for (let guard = ep.idle.length; ep.idle.length > 0 && guard >= 0; guard--) ep.idle[ep.idle.length - 1].destroy();
 }
 
 /** Takes the most recently used idle connection of an endpoint, or null. */
