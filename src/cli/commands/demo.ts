@@ -37,7 +37,7 @@ export const command: Command = {
       process.stderr.write(`${file}: invalid configuration (${result.code ?? 'FULCRUM_E_CONFIG_INVALID'})\n${formatProblems(result.problems)}\n`);
       return 1;
     }
-    if (values.config !== undefined) return serve(result.config);
+    if (values.config !== undefined) return serve(result.config, { file: values.config });
 
     const slowMs = Number(values['slow-ms'] ?? 150);
     const failRate = Number(values['fail-rate'] ?? 0.2);
@@ -58,13 +58,13 @@ export const command: Command = {
       for (const b of backends) b.close();
       return 1;
     }
-    const code = await serve(result.config, () => {
+    const code = await serve(result.config, { file, onStarted: () => {
       const l = result.config.listeners[0].listen;
       process.stdout.write(
         `\nFulcrum demo is running. Try:\n  curl -i http://${l}/hello\n  curl http://${result.config.admin.listen}/api/v1/pools\n` +
         `  curl http://${result.config.admin.listen}/metrics\nCtrl-C stops everything.\n`,
       );
-    });
+    } });
     await Promise.all(backends.map((b) => new Promise((r) => { b.closeAllConnections(); b.close(r); })));
     return code;
   },
