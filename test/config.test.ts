@@ -41,13 +41,14 @@ test('a minimal config gets every default', () => {
     shutdown: { gracePeriod: 30000 },
     listeners: [{
       name: 'web', protocol: 'http', listen: '127.0.0.1:8080', trustedProxies: [], xForwarded: true, via: false,
-      timeouts: { header: 10000, idle: 60000, request: 0 },
+      timeouts: { header: 10000, idle: 60000, request: 0, clientHello: 5000 },
       limits: { requestLine: 8192, headerBytes: 32768, headerCount: 100 },
       routes: [{ name: 'route-0', match: {}, targets: [{ pool: 'api', weight: 1 }] }],
+      maxConnections: 10000, udp: { sessionTimeout: 30000, maxSessions: 10000 },
     }],
     pools: [{
       name: 'api', algorithm: 'round-robin', hashKeyMissing: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1, drain: false }],
-      timeouts: { connect: 5000, response: 60000 }, keepAlive: { idleTimeout: 4000, maxIdle: 64 },
+      timeouts: { connect: 5000, response: 60000, drain: 0 }, keepAlive: { idleTimeout: 4000, maxIdle: 64 },
       outlierDetection: {
         enabled: true, consecutive5xx: 5, consecutiveGatewayFailure: 5, interval: 10000,
         baseEjectionTime: 30000, maxEjectionTime: 300000, maxEjectionPercent: 10,
@@ -59,6 +60,7 @@ test('a minimal config gets every default', () => {
         backoff: { base: 25, max: 250 }, budget: { ratio: 0.2, minPerSecond: 3 }, bufferBody: 65536,
       },
       circuitBreakers: { maxConnections: 1024, maxPending: 1024, maxRequests: 1024 },
+      maxConnectionsPerServer: 0,
     }],
   });
 });
@@ -86,6 +88,36 @@ test('a health check gets HAProxy defaults; status ranges are parsed; a command 
   expectOne(zero, 'pools[0].healthCheck.timeout', /above 0, got 0/);
 });
 
+test('L4 listeners: each protocol takes its own fields; pools referenced; udp and tcp ports do not collide', () => {
+  const c = base();
+  c.listeners.push(
+    { name: 'db', protocol: 'tcp', listen: '127.0.0.1:5432', pool: 'api', proxyProtocol: { from: ['10.0.0.0/8'] } },
+    { name: 'tls', protocol: 'tls-passthrough', listen: '127.0.0.1:8443', sniRoutes: [{ serverNames: ['A.example.com', '*.example.org'], pool: 'api' }] },
+    { name: 'dns', protocol: 'udp', listen: '127.0.0.1:5432', pool: 'api', udp: { maxSessions: 5 } },
+  );
+  c.pools[0].proxyProtocol = 'v2';
+  const r = validateConfig(c);
+  assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
+  assert.deepEqual(r.config.listeners[2].sniRoutes, [{ serverNames: ['a.example.com', '*.example.org'], pool: 'api' }]);
+  assert.equal(r.config.listeners[3].udp.maxSessions, 5);
+  const noPool = base();
+  noPool.listeners[0] = { name: 'db', protocol: 'tcp', listen: '127.0.0.1:5432' };
+  expectOne(noPool, 'listeners[0].pool', /^a tcp listener needs pool$/);
+  const routesOnTcp = base();
+  routesOnTcp.listeners[0].protocol = 'tcp';
+  routesOnTcp.listeners[0].pool = 'api';
+  expectOne(routesOnTcp, 'listeners[0].routes', /^"routes" applies to http listeners, not tcp$/);
+  const noRoutes = base();
+  delete noRoutes.listeners[0].routes;
+  expectOne(noRoutes, 'listeners[0].routes', /^an http listener needs routes$/);
+  const badRef = base();
+  badRef.listeners.push({ name: 't', protocol: 'tls-passthrough', listen: '127.0.0.1:8443', sniRoutes: [{ serverNames: ['a.b'], pool: 'nope' }] });
+  expectOne(badRef, 'listeners[1].sniRoutes[0].pool', /^unknown pool "nope"/);
+  const clash = base();
+  clash.listeners.push({ name: 't', protocol: 'tcp', listen: '127.0.0.1:8080', pool: 'api' });
+  expectOne(clash, 'listeners[1].listen', /collides with listeners\[0\]\.listen/);
+});
+
 test('match and split are normalized', () => {
   const c = base();
   c.pools.push({ name: 'canary', algorithm: 'ip-hash', servers: [{ address: '[::1]:3002' }], hashKey: 'header:X-User' });
@@ -101,7 +133,7 @@ test('match and split are normalized', () => {
   ];
   const r = validateConfig(c);
   assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
-  const [r0, r1] = r.config.listeners[0].routes;
+  const [r0, r1] = r.config.listeners[0].routes!;
   assert.deepEqual(r0, {
     name: 'api',
     targets: [{ pool: 'api', weight: 1 }],
@@ -132,7 +164,7 @@ test('durations: units, compounds, bare numbers; bad ones refused', () => {
   const r = validateConfig(c);
   assert.ok(r.ok);
   assert.equal(r.config.shutdown.gracePeriod, 120_000);
-  assert.deepEqual(r.config.pools[0].timeouts, { connect: 250, response: 90_000 });
+  assert.deepEqual(r.config.pools[0].timeouts, { connect: 250, response: 90_000, drain: 0 });
 
   const d = base();
   d.listeners[0].timeouts = { idle: '10 minutes' };
@@ -258,7 +290,7 @@ test('regex, CIDR, hashKey, weights, algorithm, empty pool, match groups', () =>
     h.pools[0].hashKey = bad;
     expectOne(h, 'pools[0].hashKey', /expected a hash key/);
   }
-  for (const good of ['source-ip', 'header:X-Id', 'cookie:sid', 'query:u', 'path', 'uri']) {
+  for (const good of ['source-ip', 'header:X-Id', 'cookie:sid', 'query:u', 'path', 'uri', 'five-tuple']) {
     const h = base();
     h.pools[0].algorithm = 'ip-hash';
     h.pools[0].hashKey = good;
@@ -304,8 +336,8 @@ test('regex, CIDR, hashKey, weights, algorithm, empty pool, match groups', () =>
   pr.listeners[0].routes[0].match = { path: { prefix: 'api' } };
   expectOne(pr, 'listeners[0].routes[0].match.path.prefix', /starting with "\/"/);
   const proto = base();
-  proto.listeners[0].protocol = 'tcp';
-  expectOne(proto, 'listeners[0].protocol', /^expected "http", got "tcp"$/);
+  proto.listeners[0].protocol = 'sctp';
+  expectOne(proto, 'listeners[0].protocol', /^expected one of "http", "tcp", "tls-passthrough", "udp", got "sctp"$/);
   const missing = base();
   delete missing.listeners[0].listen;
   expectOne(missing, 'listeners[0].listen', /^required: expected a string$/);
@@ -371,7 +403,7 @@ test('env interpolation: ${VAR}, ${VAR:-default}, $${ escape, unset variables by
   assert.equal(r.config.listeners[0].listen, '127.0.0.5:8080');
   assert.equal(r.config.pools[0].servers[0].address, 'b.internal:81');
   assert.equal(r.config.pools[0].timeouts.connect, 2000);
-  assert.equal(r.config.listeners[0].routes[0].match.headers?.[0].exact, '${literal}');
+  assert.equal(r.config.listeners[0].routes![0].match.headers?.[0].exact, '${literal}');
 
   const bad = parseConfigText(text, 'f.yaml', { HOST: '127.0.0.5' });
   const ps = problemsOf(bad);
@@ -410,7 +442,7 @@ test('examples/full.yaml is valid and exercises every section', () => {
   const text = readFileSync(`${repo}examples/full.yaml`, 'utf8');
   const r = parseConfigText(text, 'examples/full.yaml', {});
   assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
-  const routes = r.config.listeners.flatMap((l) => l.routes);
+  const routes = r.config.listeners.flatMap((l) => l.routes ?? []);
   assert.ok(routes.some((x) => x.targets.length > 1), 'a split route');
   assert.ok(routes.some((x) => x.match.headers && x.match.query && x.match.cookies), 'a route with every condition');
 });

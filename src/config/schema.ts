@@ -86,7 +86,7 @@ const HashKey = z
   .string()
   .superRefine((s, ctx) => {
     if (normalizeHashKey(s) === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a hash key: source-ip, header:NAME, cookie:NAME, query:NAME, path or uri; got ${show(s)}` });
+      ctx.addIssue({ code: 'custom', message: `expected a hash key: source-ip, header:NAME, cookie:NAME, query:NAME, path, uri or five-tuple; got ${show(s)}` });
     }
   })
   .transform((s) => normalizeHashKey(s) ?? s);
@@ -181,7 +181,8 @@ const ListenerTimeouts = z.strictObject({
   header: Duration.prefault('10s').describe('Time allowed to receive a complete request head, from the first byte of the request (and for an idle keep-alive connection, from the end of the previous response); 408 when exceeded.'),
   idle: Duration.prefault('60s').describe('Time a client keep-alive connection may stay idle between requests before it is closed.'),
   request: Duration.prefault(0).describe('Limit on the whole request, from the first byte to the end of the response; 0 = no limit.'),
-}).describe('Client-side timeouts of the listener.');
+  clientHello: Duration.prefault('5s').describe('`tls-passthrough`, and listeners accepting the PROXY protocol: time allowed for the ClientHello (and the PROXY header) to arrive; the connection is closed when exceeded.'),
+}).describe('Client-side timeouts of the listener. For `tcp` and `tls-passthrough` listeners `idle` is the time a proxied connection may pass no byte in either direction before both sides are closed.');
 
 const ListenerLimits = z.strictObject({
   requestLine: count(8192, 1).describe('Maximum length of the request line in bytes; longer gets 414.'),
@@ -189,9 +190,23 @@ const ListenerLimits = z.strictObject({
   headerCount: count(100, 1).describe('Maximum number of header fields; more gets 431.'),
 }).describe('Size limits on the request head (RFC 9112).');
 
+const SniRoute = z.strictObject({
+  serverNames: HostList.describe('Server names (SNI) taking this route: exact names, or `*.example.com` for any sub-domain. Case-insensitive. Output: lowercased list.'),
+  pool: z.string().describe('Pool the connection goes to.'),
+}).describe('A TLS-passthrough route: connections whose ClientHello names one of `serverNames` go to `pool`. Routes are tried in order.');
+
+const UdpOptions = z.strictObject({
+  sessionTimeout: Duration.prefault('30s').describe('A flow (client address and port) with no datagram in either direction for this long is forgotten and its upstream socket closed.'),
+  maxSessions: count(10000, 1).describe('Flows tracked at most; datagrams of new flows beyond it are dropped (counted).'),
+}).describe('`udp` listeners: the per-flow session table.');
+
+const ProxyProtocolAccept = z.strictObject({
+  from: z.array(IpOrCidr).min(1).describe('Sources allowed to (and required to) send a PROXY protocol v1 or v2 header; connections from any other address are refused.'),
+}).describe('`tcp` and `tls-passthrough` listeners: accept the PROXY protocol (v1 or v2, detected) from these sources; the address it carries is the client address (hash keys, the PROXY header sent on, logs).');
+
 const ListenerSchema = z.strictObject({
   name: Name.describe('Unique listener name (`[A-Za-z0-9_.-]+`), used in logs and metrics.'),
-  protocol: z.enum(['http']).default('http').describe('Protocol served: `http` (HTTP/1.1 reverse proxy).'),
+  protocol: z.enum(['http', 'tcp', 'tls-passthrough', 'udp']).default('http').describe('Protocol served: `http` (HTTP/1.1 reverse proxy, needs `routes`), `tcp` (L4 proxy to `pool`), `tls-passthrough` (L4, routed by the ClientHello\'s SNI with `sniRoutes`, `pool` as the default; TLS is not terminated), `udp` (datagrams to `pool`, per-flow sessions).'),
   listen: ListenAddress.describe('Address to bind, `host:port` (IPv6 as `[::1]:8080`; `0.0.0.0` / `[::]` for all interfaces; port 0 = any free port). Must not collide with another listener or the admin API.'),
   trustedProxies: z.array(IpOrCidr).default([]).describe('IP addresses or CIDR blocks (IPv4/IPv6) of proxies in front of Fulcrum. X-Forwarded-*/Forwarded headers are kept and extended only when the peer is trusted; otherwise they are replaced.'),
   xForwarded: z.boolean().default(true).describe('Set X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded (RFC 7239) on proxied requests.'),
@@ -199,9 +214,15 @@ const ListenerSchema = z.strictObject({
   timeouts: ListenerTimeouts.prefault({}),
   limits: ListenerLimits.prefault({}),
   routes: z.array(RouteSchema).min(1)
-    .describe('Ordered list of routes; the first route whose `match` holds takes the request (404 when none does).')
-    .transform((rs) => rs.map((r, i) => ({ ...r, name: r.name ?? `route-${i}` }))),
-}).describe('A listener: an address Fulcrum accepts client connections on, and the routes that dispatch its requests.');
+    .describe('`http`: ordered list of routes; the first route whose `match` holds takes the request (404 when none does). Required for `http`, not allowed for other protocols.')
+    .transform((rs) => rs.map((r, i) => ({ ...r, name: r.name ?? `route-${i}` })))
+    .optional(),
+  pool: z.string().optional().describe('`tcp` and `udp`: the pool connections (flows) go to (required). `tls-passthrough`: the pool for connections without SNI or whose SNI matches no `sniRoutes` (without it they are closed).'),
+  sniRoutes: z.array(SniRoute).optional().describe('`tls-passthrough`: routes by the ClientHello\'s server name, tried in order.'),
+  maxConnections: count(10000, 1).describe('`tcp` and `tls-passthrough`: client connections open at most; beyond it new connections are closed at once (counted).'),
+  proxyProtocol: ProxyProtocolAccept.optional(),
+  udp: UdpOptions.prefault({}),
+}).describe('A listener: an address Fulcrum accepts client connections (or datagrams) on, and where they go.');
 
 // ---------------------------------------------------------------------------------------------
 // Pools
@@ -219,8 +240,9 @@ const ServerSchema = z.strictObject({
 }).describe('One backend server of a pool.');
 
 const PoolTimeouts = z.strictObject({
-  connect: Duration.prefault('5s').describe('Time allowed to establish the TCP connection to a server; 504 when exceeded.'),
+  connect: Duration.prefault('5s').describe('Time allowed to establish the TCP connection to a server; 504 when exceeded (L4: the next server is tried).'),
   response: Duration.prefault('60s').describe('Time allowed from the end of sending the request to the response head; 504 when exceeded. 0 = no limit.'),
+  drain: Duration.prefault(0).describe('L4: connections to a drained server are closed after this long; 0 = they live until they end.'),
 }).describe('Upstream timeouts of the pool.');
 
 const PoolKeepAlive = z.strictObject({
@@ -367,6 +389,8 @@ const PoolSchema = z.strictObject({
   grayFailure: GrayFailureSchema.prefault({}),
   retries: RetriesSchema.prefault({}),
   circuitBreakers: CircuitBreakersSchema.prefault({}),
+  proxyProtocol: z.enum(['v1', 'v2']).optional().describe('L4 (`tcp`, `tls-passthrough`): send a PROXY protocol header of this version to the server first, so it sees the client\'s address.'),
+  maxConnectionsPerServer: count(0).describe('L4: connections open to one server at most (a full server is skipped like a tried one); 0 = no limit.'),
 }).describe('A pool: a set of backend servers and how to spread requests over them.');
 
 // ---------------------------------------------------------------------------------------------
@@ -397,7 +421,7 @@ export const SCHEMA_PARTS = { route: RouteSchema, path: PathMatch, valueMatch: V
 export type Config = z.output<typeof ConfigSchema>;
 export type ListenerConfig = Config['listeners'][number];
 /** Route output: `name` always set; `targets` from `pool` (weight 1) or `split`. */
-export type RouteConfig = ListenerConfig['routes'][number];
+export type RouteConfig = NonNullable<ListenerConfig['routes']>[number];
 export type MatchConfig = RouteConfig['match'];
 export type PoolConfig = Config['pools'][number];
 export type ServerConfig = PoolConfig['servers'][number];

@@ -39,6 +39,9 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
 
   listeners.forEach((l, li) => {
     if (!isObj(l)) return;
+    checkProtocolFields(l, li, add);
+    checkPoolRef(['listeners', li, 'pool'], l.pool);
+    arr(l.sniRoutes).forEach((r, ri) => { if (isObj(r)) checkPoolRef(['listeners', li, 'sniRoutes', ri, 'pool'], r.pool); });
     const routes = arr(l.routes);
     const routeNames = new Map<string, number>();
     routes.forEach((r, ri) => {
@@ -83,6 +86,26 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
   return out;
 }
 
+/** Which listener fields each protocol needs and takes. */
+function checkProtocolFields(l: Obj, li: number, add: (s: PathSegment[], m: string) => void): void {
+  const protocol = l.protocol === undefined ? 'http' : l.protocol;
+  if (typeof protocol !== 'string' || !['http', 'tcp', 'tls-passthrough', 'udp'].includes(protocol)) return; // the schema reports it
+  const at = (k: string): PathSegment[] => ['listeners', li, k];
+  const only = (k: string, protocols: string[]) => {
+    if (l[k] !== undefined && !protocols.includes(protocol)) add(at(k), `"${k}" applies to ${protocols.join(' and ')} listeners, not ${protocol}`);
+  };
+  if (protocol === 'http' && l.routes === undefined) add(at('routes'), 'an http listener needs routes');
+  if ((protocol === 'tcp' || protocol === 'udp') && l.pool === undefined) add(at('pool'), `a ${protocol} listener needs pool`);
+  if (protocol === 'tls-passthrough' && l.pool === undefined && l.sniRoutes === undefined) add(at('sniRoutes'), 'a tls-passthrough listener needs sniRoutes or a default pool');
+  only('routes', ['http']);
+  only('pool', ['tcp', 'tls-passthrough', 'udp']);
+  only('sniRoutes', ['tls-passthrough']);
+  only('proxyProtocol', ['tcp', 'tls-passthrough']);
+  only('maxConnections', ['tcp', 'tls-passthrough']);
+  only('udp', ['udp']);
+  for (const k of ['trustedProxies', 'xForwarded', 'via', 'limits']) only(k, ['http']);
+}
+
 function uniqueNames(items: unknown[], base: PathSegment[], what: string, add: (s: PathSegment[], m: string) => void): void {
   const seen = new Map<string, number>();
   items.forEach((item, i) => {
@@ -111,28 +134,29 @@ function checkMatch(match: Obj, at: PathSegment[], add: (s: PathSegment[], m: st
 }
 
 function checkListenCollisions(raw: Obj, listeners: unknown[], add: (s: PathSegment[], m: string) => void): void {
-  type Bound = { segments: PathSegment[]; text: string; host: string; port: number };
+  type Bound = { segments: PathSegment[]; text: string; host: string; port: number; udp: boolean };
   const bound: Bound[] = [];
+  // UDP and TCP ports are separate: a udp listener collides only with another udp listener.
   const collides = (a: Bound, b: Bound): boolean =>
-    a.port === b.port && (a.host === b.host || isWildcardHost(a.host) || isWildcardHost(b.host));
-  const consider = (segments: PathSegment[], text: unknown, report: PathSegment[] | null): void => {
+    a.udp === b.udp && a.port === b.port && (a.host === b.host || isWildcardHost(a.host) || isWildcardHost(b.host));
+  const consider = (segments: PathSegment[], text: unknown, report: PathSegment[] | null, udp = false): void => {
     if (typeof text !== 'string') return;
     const hp = parseHostPort(text);
     if (hp === null || hp.port === 0) return; // port 0: the OS picks a free port
-    const me: Bound = { segments, text, host: hp.host.toLowerCase(), port: hp.port };
+    const me: Bound = { segments, text, host: hp.host.toLowerCase(), port: hp.port, udp };
     const other = bound.find((b) => collides(b, me));
     if (other !== undefined) {
       add(report ?? segments, `listen address ${JSON.stringify(text)} collides with ${formatPath(other.segments)} (${JSON.stringify(other.text)})`);
     } else bound.push(me);
   };
-  listeners.forEach((l, li) => { if (isObj(l)) consider(['listeners', li, 'listen'], l.listen, null); });
+  listeners.forEach((l, li) => { if (isObj(l)) consider(['listeners', li, 'listen'], l.listen, null, l.protocol === 'udp'); });
   const admin = isObj(raw.admin) ? raw.admin : {};
   if (admin.enabled === false) return;
   if (admin.listen !== undefined) consider(['admin', 'listen'], admin.listen, null);
   else {
     // The default admin address binds too: report on the listener that takes it.
     const hp = parseHostPort(DEFAULT_ADMIN_LISTEN)!;
-    const me: Bound = { segments: ['admin', 'listen'], text: DEFAULT_ADMIN_LISTEN, host: hp.host, port: hp.port };
+    const me: Bound = { segments: ['admin', 'listen'], text: DEFAULT_ADMIN_LISTEN, host: hp.host, port: hp.port, udp: false };
     const other = bound.find((b) => collides(b, me));
     if (other !== undefined) {
       add(other.segments, `listen address ${JSON.stringify(other.text)} collides with the default admin.listen (${JSON.stringify(DEFAULT_ADMIN_LISTEN)}); move one of them`);

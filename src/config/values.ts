@@ -119,7 +119,7 @@ export const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * `query:NAME`, `path`, `uri`.
  */
 export function normalizeHashKey(s: string): string | undefined {
-  if (s === 'source-ip' || s === 'path' || s === 'uri') return s;
+  if (s === 'source-ip' || s === 'five-tuple' || s === 'path' || s === 'uri') return s;
   const colon = s.indexOf(':');
   if (colon < 0) return undefined;
   const kind = s.slice(0, colon);

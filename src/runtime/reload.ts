@@ -73,7 +73,9 @@ export function planReload<L extends { config: ListenerConfig }>(old: Config, ne
     if (l === null) return { config: c, action: 'add', old: null, changed: true };
     return {
       config: c,
-      action: l.config.listen === c.listen ? 'keep' : 'rebind',
+      // Another protocol is another kind of listener: bound anew (on the same address the bind
+      // fails unless the transports differ, tcp vs udp, and the reload is refused).
+      action: l.config.listen === c.listen && l.config.protocol === c.protocol ? 'keep' : 'rebind',
       old: l,
       changed: !deepEqual(l.config, c),
     };

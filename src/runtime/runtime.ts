@@ -13,7 +13,9 @@ import type { Config } from '../config/schema.ts';
 import type { Problem } from '../config/problems.ts';
 import { PoolRuntime, splitHostPort } from './pool.ts';
 import { Sweeper } from './sweeper.ts';
-import { HttpListener } from '../l7/http1/server.ts';
+import { createListener, type ServiceListener } from './listener.ts';
+import '../l7/http1/server.ts'; // registers `http`
+import '../l4/index.ts'; // registers `tcp`, `tls-passthrough`, `udp`
 import { compileRouter } from '../l7/router/router.ts';
 import type { Router } from '../l7/router/types.ts';
 import { handOver, retire } from '../l7/http1/upstream.ts';
@@ -46,7 +48,7 @@ export class Runtime {
   /** Pools in service by name (the map is replaced whole by a reload, never mutated). */
   pools = new Map<string, PoolRuntime>();
   /** Listeners in service, in config order (replaced whole by a reload). */
-  listeners: HttpListener[] = [];
+  listeners: ServiceListener[] = [];
   readonly metrics = new Metrics();
   readonly sweeper = new Sweeper();
   readonly log: Logger;
@@ -54,7 +56,7 @@ export class Runtime {
   /** 1 for the config the process started with, +1 per reload carried out. */
   generation = 1;
   /** Listeners a reload removed or moved, still draining, with their drain promise. */
-  private readonly retiring = new Map<HttpListener, Promise<void>>();
+  private readonly retiring = new Map<ServiceListener, Promise<void>>();
   private reloads: Promise<unknown> = Promise.resolve();
   private stopping: Promise<void> | null = null;
 
@@ -64,8 +66,8 @@ export class Runtime {
     for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p));
     this.metrics.setPoolSource(() => this.pools.values());
     for (const l of config.listeners) {
-      const router = compileRouter(l.routes, `listeners.${l.name}.routes`);
-      this.listeners.push(new HttpListener(l, { router, pools: this.pools }, this.metrics));
+      const router = l.routes === undefined ? null : compileRouter(l.routes, `listeners.${l.name}.routes`);
+      this.listeners.push(createListener(l, { router, pools: this.pools }, this.metrics));
     }
     this.sweeper.every((now) => this.expireIdleUpstreams(now));
     this.sweeper.every((now) => {
@@ -93,7 +95,7 @@ export class Runtime {
       }
       return { listeners: bound, admin };
     } catch (err) {
-      for (const l of this.listeners) l.server.close();
+      for (const l of this.listeners) l.abandon();
       this.admin?.close();
       this.sweeper.stop();
       for (const pool of this.pools.values()) pool.stop();
@@ -122,7 +124,8 @@ export class Runtime {
 
     // 1. Compile every router (refuse with all problems).
     const problems: Problem[] = [];
-    const routers: Router[] = config.listeners.map((l, i) => {
+    const routers: (Router | null)[] = config.listeners.map((l, i) => {
+      if (l.routes === undefined) return null;
       try {
         return compileRouter(l.routes, `listeners[${i}].routes`);
       } catch (err) {
@@ -135,13 +138,12 @@ export class Runtime {
 
     // 2. Bind every new socket (added listeners, and listeners whose address changed). Connections
     //    they accept wait (held) until the swap below.
-    const fresh = new Map<number, HttpListener>();
+    const fresh = new Map<number, ServiceListener>();
     const bound: BoundAddress[] = [];
-    const placeholder = { router: routers[0], pools: this.pools };
     for (let i = 0; i < plan.listeners.length; i++) {
       const p = plan.listeners[i];
       if (p.action === 'keep') continue;
-      const l = new HttpListener(p.config, placeholder, this.metrics);
+      const l = createListener(p.config, { router: routers[i], pools: this.pools }, this.metrics);
       l.hold();
       fresh.set(i, l);
       try {
@@ -199,14 +201,14 @@ export class Runtime {
     }
 
     // 4. The swap.
-    const listeners: HttpListener[] = [];
-    const retired: HttpListener[] = [...plan.removed];
+    const listeners: ServiceListener[] = [];
+    const retired: ServiceListener[] = [...plan.removed];
     plan.listeners.forEach((p, i) => {
       const snapshot = { router: routers[i], pools };
       const l = fresh.get(i);
       if (l === undefined) {
-        (p.old as HttpListener).update(p.config, snapshot);
-        listeners.push(p.old as HttpListener);
+        (p.old as ServiceListener).update(p.config, snapshot);
+        listeners.push(p.old as ServiceListener);
         return;
       }
       l.update(p.config, snapshot);
@@ -233,7 +235,7 @@ export class Runtime {
   }
 
   /** A listener left service: stop accepting, drain its connections, then forget it. */
-  private retire(l: HttpListener, graceMs: number): void {
+  private retire(l: ServiceListener, graceMs: number): void {
     this.log.info({ listener: l.config.name, connections: l.conns.size }, 'listener draining');
     const done = l.shutdown(graceMs).then(() => {
       this.sweeper.unwatch(l.conns);

@@ -17,8 +17,9 @@ import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { Metrics, RequestSeries } from '../../admin/metrics.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { splitHostPort } from '../../runtime/pool.ts';
+import { registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../../runtime/listener.ts';
 
-export class HttpListener implements ListenerRuntime {
+export class HttpListener implements ListenerRuntime, ServiceListener {
   config: ListenerConfig;
   readonly proto = 'http';
   limits: HeadLimits;
@@ -38,9 +39,9 @@ export class HttpListener implements ListenerRuntime {
    */
   private held: Socket[] | null = null;
 
-  constructor(config: ListenerConfig, snapshot: ListenerSnapshot, metrics: Metrics) {
+  constructor(config: ListenerConfig, snapshot: ServiceSnapshot, metrics: Metrics) {
     this.config = config;
-    this.snapshot = snapshot;
+    this.snapshot = httpSnapshot(snapshot);
     this.metrics = metrics;
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
@@ -103,11 +104,11 @@ export class HttpListener implements ListenerRuntime {
    * Reload, same listen address: takes the new settings and snapshot in place (one synchronous
    * swap; a request in progress keeps the snapshot it read). The socket and connections stay.
    */
-  update(config: ListenerConfig, snapshot: ListenerSnapshot): void {
+  update(config: ListenerConfig, snapshot: ServiceSnapshot): void {
     this.config = config;
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
-    this.snapshot = snapshot;
+    this.snapshot = httpSnapshot(snapshot);
     // Cached metric children are keyed by the old routes and endpoints: drop them (the series
     // themselves live in Metrics by label and keep counting).
     this.series.clear();
@@ -169,6 +170,14 @@ export class HttpListener implements ListenerRuntime {
 }
 
 function ignore(): void {}
+
+/** An `http` listener always has a router (the config requires `routes`; runtime.ts compiles them). */
+function httpSnapshot(s: ServiceSnapshot): ListenerSnapshot {
+  if (s.router === null) throw new Error('an http listener needs a router');
+  return { router: s.router, pools: s.pools };
+}
+
+registerListenerKind('http', (config, snapshot, metrics) => new HttpListener(config, snapshot, metrics));
 
 function limitsOf(config: ListenerConfig): HeadLimits {
   return { requestLine: config.limits.requestLine, headerBytes: config.limits.headerBytes, headerCount: config.limits.headerCount };

@@ -1,0 +1,1 @@
+/** Registers the L4 listener kinds (`tcp`, `tls-passthrough`, `udp`) with the runtime's registry. */
