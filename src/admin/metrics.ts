@@ -46,6 +46,14 @@ export class Metrics {
   /** Every request series ever recorded, by label key (kept across reloads: counters never reset). */
   private readonly series = new Map<string, RequestSeries>();
   readonly protocolErrors: Counter<'listener' | 'code'>;
+  /**
+   * L4 listener events by listener and event: `accepted`, `refused_max_connections`,
+   * `refused_untrusted_proxy`, `bad_proxy_header`, `bad_client_hello`, `client_hello_timeout`,
+   * `no_route`, `no_upstream`, `connect_failed`, `idle_timeout`, `drain_deadline`, `udp_session_refused`, …
+   */
+  readonly l4Events: Counter<'listener' | 'event'>;
+  /** L4 bytes relayed by listener and direction (`upstream`: client → server, `downstream`). */
+  readonly l4Bytes: Counter<'listener' | 'direction'>;
   private pools: () => Iterable<PoolRuntime> = () => [];
 
   constructor() {
@@ -88,6 +96,18 @@ export class Metrics {
       name: 'fulcrum_http_protocol_errors_total',
       help: 'Client connections closed for a protocol error (bad request, limits, header timeout), by code.',
       labelNames: ['listener', 'code'],
+      registers,
+    });
+    this.l4Events = new Counter({
+      name: 'fulcrum_l4_events_total',
+      help: 'L4 (tcp, tls-passthrough, udp) listener events: connections accepted, refused, closed for a reason.',
+      labelNames: ['listener', 'event'],
+      registers,
+    });
+    this.l4Bytes = new Counter({
+      name: 'fulcrum_l4_bytes_total',
+      help: 'Bytes relayed by L4 listeners, by direction (upstream: client to server; downstream: server to client).',
+      labelNames: ['listener', 'direction'],
       registers,
     });
     const self = this;
