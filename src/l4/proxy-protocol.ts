@@ -79,22 +79,23 @@ const V1_FAMILIES = ['TCP4', 'TCP6', 'UNKNOWN'];
 function parseV1(buf: Buffer): ProxyParse {
   const n = Math.min(buf.length, V1_PREFIX.length);
   for (let i = 0; i < n; i++) if (buf[i] !== V1_PREFIX[i]) return invalid('no PROXY header');
-  // Find the CRLF; a lone CR or LF is never a line end (§2.1).
-  const scan = Math.min(buf.length, PROXY_V1_MAX_LENGTH);
+  // Find the CRLF; a lone CR or LF is never a line end (§2.1). A line of at most 107 bytes has
+  // its CR at index 105 or before, so 106 bytes without one are already too long.
+  const lastCr = PROXY_V1_MAX_LENGTH - 2;
+  const scan = Math.min(buf.length, lastCr + 1);
   let end = -1;
   for (let i = 0; i < scan; i++) {
     const c = buf[i];
     if (c === LF) return invalid('v1: LF without CR');
     if (c === CR) {
-      if (i + 1 >= buf.length) break; // the LF may still come
+      if (i + 1 >= buf.length) return v1PrefixCheck(buf); // the LF may still come
       if (buf[i + 1] !== LF) return invalid('v1: CR without LF');
-      if (i + 1 >= PROXY_V1_MAX_LENGTH) break;
       end = i + 2;
       break;
     }
   }
   if (end < 0) {
-    if (buf.length >= PROXY_V1_MAX_LENGTH) return invalid('v1: no CRLF within the first 107 bytes');
+    if (buf.length > lastCr) return invalid('v1: no CRLF within the first 107 bytes');
     return v1PrefixCheck(buf);
   }
   return parseV1Line(buf.toString('latin1', V1_PREFIX.length, end - 2), end);
