@@ -48,7 +48,8 @@ function invalid(reason: string): HelloParse {
  * first record of another type → invalid('not a TLS ClientHello'). Returns the lowercased
  * host_name, or null without a server_name extension; a host_name that is not a DNS name
  * (characters outside A-Z a-z 0-9 . - _, an empty label, a label over 63 or a name over 255
- * bytes) is invalid. Never throws.
+ * bytes) is invalid. An IP literal, which RFC 6066 forbids but some clients send, passes as it
+ * is: refusing it would break clients that other proxies serve. Never throws.
  */
 export function parseClientHello(buf: Buffer, maxBytes: number = CLIENT_HELLO_MAX_BYTES): HelloParse {
   const tooLarge = (): HelloParse => invalid(`ClientHello larger than ${maxBytes} bytes`);
