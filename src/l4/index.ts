@@ -1,1 +1,2 @@
 /** Registers the L4 listener kinds (`tcp`, `tls-passthrough`, `udp`) with the runtime's registry. */
+import './udp.ts';
