@@ -296,7 +296,7 @@ test('10 MB each way byte for byte (sha256), half-close with a late reply, bytes
   }
 });
 
-test('slow reader: a client that stops reading while the backend sends 100 MB keeps Fulcrum bounded; the transfer completes', { timeout: 40_000 }, async () => {
+test('slow reader: a client that stops reading while the backend sends 100 MB keeps Fulcrum bounded; the transfer completes', { timeout: 40_000 }, async (t) => {
   const TOTAL = 100 * 1024 * 1024;
   let sent = 0;
   const src = await tcpBackend('src', (s) => {
@@ -329,6 +329,7 @@ test('slow reader: a client that stops reading while the backend sends 100 MB ke
       peak = Math.max(peak, rssOf(f.pid));
     }
     const sentWhilePaused = sent;
+    t.diagnostic(`while paused: backend sent ${(sentWhilePaused / 2 ** 20).toFixed(1)} MiB, Fulcrum RSS +${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`);
     assert.ok(sentWhilePaused < TOTAL / 2, `the backend is held back (${(sentWhilePaused / 2 ** 20).toFixed(1)} MiB sent)`);
     if (rss0 > 0) assert.ok(peak - rss0 < 64 * 2 ** 20, `RSS grew ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`);
     cs.resume();
@@ -405,11 +406,12 @@ test('connect failover: a refused server and a server that never answers are ski
   }
 });
 
-test('maxConnections refuses beyond the limit (counted); idle timeout closes a silent connection but not a chatty one', { timeout: 40_000 }, async () => {
+test('maxConnections and maxConnectionsPerServer refuse beyond the limit (counted); idle timeout closes a silent connection but not a chatty one', { timeout: 40_000 }, async () => {
   const b = await tcpBackend('b');
+  const c = await tcpBackend('c');
   const f = await startFulcrum(tcpConfig(
-    [{ name: 'max', pool: 'p', maxConnections: 3 }, { name: 'idle', pool: 'p', timeouts: { idle: '600ms' } }],
-    [{ name: 'p', servers: servers([b]) }],
+    [{ name: 'max', pool: 'p', maxConnections: 3 }, { name: 'idle', pool: 'p', timeouts: { idle: '600ms' } }, { name: 'per', pool: 'per' }],
+    [{ name: 'p', servers: servers([b]) }, { name: 'per', maxConnectionsPerServer: 1, servers: servers([b, c]) }],
   ));
   try {
     const held = [await holdOpen(f.port('max')), await holdOpen(f.port('max')), await holdOpen(f.port('max'))];
@@ -422,6 +424,18 @@ test('maxConnections refuses beyond the limit (counted); idle timeout closes a s
     const again = await exchange(f.port('max'), 'again');
     assert.equal(again.data.toString(), 'b\nagain', 'below the limit again: accepted');
     for (const h of held) h.socket.destroy();
+
+    // One connection per server at most: two held connections fill both servers; a third is closed.
+    const per = [await holdOpen(f.port('per')), await holdOpen(f.port('per'))];
+    assert.deepEqual(per.map((h) => h.backend).sort(), ['b', 'c'], 'a full server is skipped like a tried one');
+    const third = await exchange(f.port('per'), 'x', { timeoutMs: 2000 });
+    assert.deepEqual([third.data.length, third.closed], [0, true], 'every server full: closed');
+    assert.equal(await l4Event(f, 'per', 'no_upstream'), 1);
+    per[0].socket.destroy();
+    await sleep(150);
+    const freed = await exchange(f.port('per'), 'freed');
+    assert.equal(freed.data.toString(), `${per[0].backend}\nfreed`, 'the freed server takes the next connection');
+    per[1].socket.destroy();
 
     const quiet = await holdOpen(f.port('idle'));
     const chatty = await holdOpen(f.port('idle'));
@@ -438,6 +452,7 @@ test('maxConnections refuses beyond the limit (counted); idle timeout closes a s
   } finally {
     await f.stop();
     await b.close();
+    await c.close();
   }
 });
 
