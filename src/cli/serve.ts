@@ -166,10 +166,24 @@ class FileReloader {
       this.lastText = null;
       return;
     }
+    let parsed = parseConfigText(text, this.file);
+    // A file caught mid-write (an editor or a tool truncating and rewriting it in place) does not
+    // parse: read it again until two reads agree before calling it refused (bounded: 5 × 100 ms).
+    for (let i = 0; i < 5 && !parsed.ok && (parsed.code === 'FULCRUM_E_CONFIG_READ' || text.trim() === ''); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      let again: string;
+      try {
+        again = await readFile(this.file, 'utf8');
+      } catch {
+        break;
+      }
+      if (again === text) break;
+      text = again;
+      parsed = parseConfigText(text, this.file);
+    }
     if (!force && text === this.lastText) return;
     this.lastText = text;
     if (this.closed) return;
-    const parsed = parseConfigText(text, this.file);
     if (!parsed.ok) {
       this.refused(parsed.code ?? 'FULCRUM_E_CONFIG_INVALID', parsed.problems);
       return;
