@@ -342,7 +342,7 @@ test('slow reader: a client that stops reading while the backend sends 100 MB ke
   }
 });
 
-test('connect failover: a refused server and a server that never answers are skipped; attempts run out → closed', { timeout: 40_000 }, async () => {
+test('connect failover: a refused server and a server that never answers are skipped; attempts run out → closed', { timeout: 40_000 }, async (t) => {
   const good = await tcpBackend('good');
   const refused = await closedPort();
   // A listening socket whose backlog is full (never accepted): SYNs go unanswered → connect timeout.
@@ -368,7 +368,7 @@ test('connect failover: a refused server and a server that never answers are ski
     await sleep(200);
   } else if (process.env.FULCRUM_TEST_STRICT === '1') {
     assert.fail('python3 is required (Debian package python3)');
-  }
+  } else t.diagnostic('python3 not found (Debian package python3): the connect-timeout part is skipped');
   const pools = [
     { name: 'refused', outlierDetection: { enabled: false }, servers: [{ address: `127.0.0.1:${refused}` }, { address: good.address }] },
     { name: 'once', retries: { attempts: 1 }, outlierDetection: { enabled: false }, servers: [{ address: `127.0.0.1:${refused}` }] },
@@ -445,7 +445,7 @@ test('maxConnections and maxConnectionsPerServer refuse beyond the limit (counte
       assert.equal(await roundTrip(chatty.socket, `ping${i}`), `ping${i}`);
     }
     const ms = await quietClosed;
-    assert.ok(ms >= 400 && ms <= 1200, `the silent connection closed after the 600 ms idle timeout (${ms} ms)`);
+    assert.ok(ms >= 400 && ms <= 2000, `the silent connection closed after the 600 ms idle timeout (${ms} ms)`);
     assert.equal(chatty.socket.destroyed, false, 'the busy connection stays');
     assert.equal(await l4Event(f, 'idle', 'idle_timeout'), 1);
     chatty.socket.destroy();
@@ -489,7 +489,7 @@ test('drain by reload: no new connections to the drained server; existing ones l
     await reload(cfg(true, '700ms'), 2);
     const ms = await bClosed;
     const since = Date.now() - t0;
-    assert.ok(ms > 0 && since >= 600 && since < 3000, `closed at the drain deadline (${since} ms after the reload began)`);
+    assert.ok(ms > 0 && since >= 600 && since < 4000, `closed at the drain deadline (${since} ms after the reload began)`);
     assert.equal(await roundTrip(onA.socket, 'a lives'), 'a lives', 'connections to servers in service are untouched');
     assert.equal(await l4Event(f, 't', 'drain_deadline'), 1);
     onA.socket.destroy();
@@ -577,7 +577,7 @@ test('PROXY protocol: pools send v1/v2 with the client address; a listener takes
     // Trusted source that sends nothing: closed at the clientHello deadline.
     const s = connect({ port: f.port('accept'), host: '127.0.0.1' });
     const ms = await closeTime(s, 3000);
-    assert.ok(ms >= 400 && ms < 1500, `no header within 500 ms: closed (${ms} ms)`);
+    assert.ok(ms >= 400 && ms < 2500, `no header within 500 ms: closed (${ms} ms)`);
     assert.equal(await l4Event(f, 'accept', 'client_hello_timeout'), 1);
     assert.equal(rec.accepted, before, 'none of the refused connections reached the backend');
   } finally {
