@@ -296,6 +296,44 @@ test('10 MB each way byte for byte (sha256), half-close with a late reply, bytes
   }
 });
 
+test('16 connections at once, each 4 MB echoed through readers that stall now and then: every byte intact (sha256)', { timeout: 40_000 }, async () => {
+  // Guards the read buffers (src/l4/read-buffers.ts): bytes still queued for a slow socket must
+  // never be overwritten by another connection's reads.
+  const echo = await tcpBackend('echo', (s) => s.pipe(s));
+  const f = await startFulcrum(tcpConfig([{ name: 'echo', pool: 'echo' }], [{ name: 'echo', servers: servers([echo]) }]));
+  try {
+    const one = (i: number) => new Promise<{ sent: string; got: string; length: number }>((resolve, reject) => {
+      const payload = randomBytes(4 * 1024 * 1024);
+      const s = connect({ port: f.port('echo'), host: '127.0.0.1', allowHalfOpen: true });
+      const h = createHash('sha256');
+      let length = 0;
+      let stalls = 0;
+      const timer = setTimeout(() => { s.destroy(); reject(new Error(`connection ${i}: ${length} bytes after 30 s`)); }, 30_000);
+      s.on('data', (d: Buffer) => {
+        h.update(d);
+        length += d.length;
+        // Stall for 30-60 ms after every ~512 KiB: Fulcrum's writes to this client pile up meanwhile.
+        if (length >> 19 > stalls) {
+          stalls = length >> 19;
+          s.pause();
+          setTimeout(() => s.resume(), 30 + ((i * 7) % 30));
+        }
+      });
+      s.on('end', () => { clearTimeout(timer); s.destroy(); resolve({ sent: createHash('sha256').update(payload).digest('hex'), got: h.digest('hex'), length }); });
+      s.on('error', (e) => { clearTimeout(timer); reject(e); });
+      s.end(payload);
+    });
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => one(i)));
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.length, 4 * 1024 * 1024, `connection ${i}: length`);
+      assert.equal(r.got, r.sent, `connection ${i}: bytes intact`);
+    }
+  } finally {
+    await f.stop();
+    await echo.close();
+  }
+});
+
 test('slow reader: a client that stops reading while the backend sends 100 MB keeps Fulcrum bounded; the transfer completes', { timeout: 40_000 }, async (t) => {
   const TOTAL = 100 * 1024 * 1024;
   let sent = 0;

@@ -11,14 +11,13 @@
  * up to `retries.attempts`) → OPEN (relay both ways) → CLOSED.
  *
  * Hot path (DESIGN.md rule 6): the sockets' listeners are module-level functions shared by every
- * connection (the connection is found through a property on the socket); the only closure is one
- * write-completion callback per connection — no promise, stream or timer per connection, nothing
- * allocated per chunk beyond what Node does. Client → server: 'data' + `write()`; when write()
- * returns false the client pauses until the server socket's 'drain'. Server → client: reads land in
- * one shared buffer (`onread`) and are written at once; a write the kernel did not take whole keeps
- * the server socket paused until it completes. So at most a socket buffer or two per direction sits
- * in memory whatever the peers do. Deadlines (clientHello, connect, idle, drain) are fields the
- * runtime's sweeper checks every 100 ms.
+ * connection (the connection is found through a property on the socket); per connection there are
+ * four small closures (two read-buffer choosers, two write-completion callbacks); per chunk only a
+ * Buffer view (or a copy of a small read): both sockets read through `onread` into reused buffers (./read-buffers.ts — why, and why
+ * the buffers are safe), each chunk is written to the other side at once, and a write the kernel
+ * did not take whole pauses the reading side until it completes. So at most a socket buffer per
+ * direction sits in memory whatever the peers do. Deadlines (clientHello, connect, idle, drain)
+ * are fields the runtime's sweeper checks every 100 ms.
  *
  * Half-close: a FIN from one side ends the write side towards the other (`end()`); the other
  * direction keeps flowing until it ends too; each socket closes itself once both of its directions
@@ -31,7 +30,6 @@
  * Bookkeeping goes to the endpoint's newest incarnation (`Endpoint.latest()`) across reloads.
  */
 import { connect, type Socket } from 'node:net';
-import type { KeySource } from '../balancing/keys.ts';
 import type { ListenerConfig } from '../config/schema.ts';
 import type { Endpoint, PoolRuntime } from '../runtime/pool.ts';
 import { F_DRAINED } from '../runtime/pool-health.ts';
@@ -40,6 +38,8 @@ import { normalizeIp } from '../l7/http1/forwarded.ts';
 import { encodeProxyV1, encodeProxyV2, parseProxyHeader, proxyAddressOf, type ProxyAddress } from './proxy-protocol.ts';
 import { parseClientHello } from './client-hello.ts';
 import type { SniRouter } from './sni-router.ts';
+import { exclusions, l4Key } from './l4-pick.ts';
+import { SHARED, copyOf, drop, nextReadBuffer, release, withOnread } from './read-buffers.ts';
 
 /** What the connection needs from its listener (implemented by TcpListener). */
 export interface TcpConnHost {
@@ -68,49 +68,12 @@ const S_CLOSED = 3;
 /** A socket carrying its connection (set by this module only; null once the socket is abandoned). */
 type ConnSocket = Socket & { fulcrumConn?: TcpConn | null };
 
-/** Reused key source: filled just before a pick (single-threaded, no await in between). */
-class L4KeySource implements KeySource {
-  sourceIp = '';
-  readonly path = '';
-  readonly uri = '';
-  conn: TcpConn | null = null;
-  header(): undefined {
-    return undefined;
-  }
-  cookie(): undefined {
-    return undefined;
-  }
-  queryParam(): undefined {
-    return undefined;
-  }
-  /** `tcp SRCIP SRCPORT DSTIP DSTPORT`, built only when a pool hashes on it. */
-  get fiveTuple(): string | undefined {
-    const a = this.conn?.address();
-    if (a === undefined || a.family === 'unknown') return undefined;
-    return `tcp ${a.srcAddr} ${a.srcPort} ${a.dstAddr} ${a.dstPort}`;
-  }
-}
-const KEY_SOURCE = new L4KeySource();
-
-/**
- * The one read buffer of every server-side socket (net's `onread`): server → client bytes are
- * read here and written to the client without an allocation per read. Measured with wrk through
- * a 16 KiB body: about +25% req/s over 'data' events (a fresh buffer per read) on this machine.
- * Safe because a chunk's write either completes inside write() (the kernel took it all) or the
- * server socket stays paused until that write has completed (`downHeld`), so the buffer is never
- * overwritten while a write still refers to it. Client sockets come from net.Server, which has no
- * `onread`: they keep 'data' events.
- */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-/** Exclusion mask scratch for maxConnectionsPerServer (pick() copies what it is given). */
-let fullScratch = new Uint8Array(16);
-
 export class TcpConn implements Deadlined {
   /** Current state's deadline (clientHello, connect or idle), ms since the epoch; 0 = none. */
   deadline = 0;
   /** Drain deadline (the server was drained by a reload and the pool has `timeouts.drain`); 0 = none. */
   requestDeadline = 0;
+  /** The client socket, re-created around the accepted handle to read through `onread`. */
   readonly client: ConnSocket;
   up: ConnSocket | null = null;
   private readonly host: TcpConnHost;
@@ -136,29 +99,41 @@ export class TcpConn implements Deadlined {
   private socketsClosed = 0;
   private bytesUp = 0;
   private bytesDown = 0;
-  /** A server → client write still refers to READ_BUFFER: the server socket is paused until it completes. */
+  /** Buffers the client / server socket reads into next (SHARED or a private one). */
+  private clientBuf: Buffer = SHARED;
+  private upBuf: Buffer = SHARED;
+  /** A write of the client's / server's bytes is still in progress: that socket is paused until it completes. */
+  private upHeld = false;
   private downHeld = false;
-  /** Completion callback of server → client writes (one per connection, made at the first connect). */
-  private downWritten: (() => void) | null = null;
+  /** Write-completion callbacks (client → server, server → client), made once per connection. */
+  private readonly upWritten = (): void => this.onUpWritten();
+  private readonly downWritten = (): void => this.onDownWritten();
+  private readonly clientBufFn = (): Buffer => this.clientBuf;
+  private readonly upBufFn = (): Buffer => this.upBuf;
 
-  constructor(client: Socket, host: TcpConnHost) {
-    this.client = client as ConnSocket;
-    this.client.fulcrumConn = this;
+  /** `accepted`: the socket net.Server accepted (paused on accept); it is re-created to read through `onread`. */
+  constructor(accepted: Socket, host: TcpConnHost) {
     this.host = host;
     this.idleMs = host.config.timeouts.idle;
     this.proxyDone = !host.acceptsProxy;
     this.peek = host.tls || host.acceptsProxy;
+    const client = (withOnread(accepted, this.clientBufFn, onClientRead) ?? accepted) as ConnSocket;
+    this.client = client;
+    client.fulcrumConn = this;
+    client.on('end', onClientEnd);
     client.on('error', onSocketError);
     client.on('close', onClientClose);
   }
 
-  /** Starts serving the accepted socket (paused on accept). */
+  /** Starts serving the connection. */
   start(): void {
     const client = this.client;
+    if (client.destroyed) {
+      this.finish(); // closed before it was served
+      return;
+    }
     if (this.peek) {
       this.deadline = Date.now() + this.host.config.timeouts.clientHello;
-      client.on('data', onClientData);
-      client.on('end', onClientEnd);
       client.resume();
       return;
     }
@@ -173,7 +148,7 @@ export class TcpConn implements Deadlined {
 
   // ------------------------------------------------------------------ peeking (HEAD)
 
-  /** Bytes in HEAD (peeking) or CONNECT (kept until the server connection opens). */
+  /** Bytes in HEAD (peeking) or CONNECT (kept until the server connection opens); `chunk` is a copy. */
   onHeadData(chunk: Buffer): void {
     const buf = this.head === null ? chunk : Buffer.concat([this.head, chunk]);
     this.head = buf;
@@ -248,12 +223,7 @@ export class TcpConn implements Deadlined {
     }
     this.pool = pool;
     if (pool.key !== null) {
-      const src = KEY_SOURCE;
-      src.conn = this;
-      src.sourceIp = this.addr !== null ? this.addr.srcAddr : normalizeIp(this.client.remoteAddress);
-      let key = pool.key.extract(src);
-      src.conn = null;
-      if (key === '') key = undefined;
+      const key = l4Key(pool, this.addr !== null ? this.addr.srcAddr : normalizeIp(this.client.remoteAddress), this);
       if (key === undefined && pool.rejectMissingKey) {
         this.refuse('hash_key_missing');
         return;
@@ -272,7 +242,7 @@ export class TcpConn implements Deadlined {
       this.refuse('connect_failed');
       return;
     }
-    const ep = pool.pick(this.key, pool.config.maxConnectionsPerServer > 0 ? withFull(pool, this.tried) : this.tried);
+    const ep = pool.pick(this.key, exclusions(pool, this.tried));
     if (ep === null) {
       this.refuse(this.attempts === 0 ? 'no_upstream' : 'connect_failed');
       return;
@@ -286,16 +256,14 @@ export class TcpConn implements Deadlined {
     this.attemptAt = performance.now();
     this.state = S_CONNECT;
     this.deadline = Date.now() + pool.config.timeouts.connect;
-    this.downWritten ??= () => this.onDownWritten();
     const up = connect({
       host: e.host, port: e.port, noDelay: true, allowHalfOpen: true,
-      onread: { buffer: READ_BUFFER, callback: onUpRead },
+      onread: { buffer: this.upBufFn, callback: onUpRead },
     }) as ConnSocket;
     up.fulcrumConn = this;
     this.up = up;
     up.on('connect', onUpConnect);
     up.on('end', onUpEnd);
-    up.on('drain', onUpDrain);
     up.on('error', onSocketError);
     up.on('close', onUpClose);
   }
@@ -363,36 +331,42 @@ export class TcpConn implements Deadlined {
       }
       up.uncork();
     }
-    const client = this.client;
     if (this.clientEnded) up.end();
-    else if (!this.peek) {
-      client.on('data', onClientData);
-      client.on('end', onClientEnd);
-    }
-    client.resume();
+    this.client.resume();
   }
 
   // ------------------------------------------------------------------ relaying (OPEN)
 
-  /** Client → server. */
-  relayUp(chunk: Buffer): void {
-    this.bytesUp += chunk.length;
+  /** Client → server: `n` bytes read into `buf`. Returns false to pause the client (write in progress). */
+  relayUp(n: number, buf: Buffer): boolean {
+    this.bytesUp += n;
     this.deadline = Date.now() + this.idleMs;
-    if (!(this.up as Socket).write(chunk)) this.client.pause();
+    const up = this.up as Socket;
+    up.write(buf === SHARED ? copyOf(buf, n) : buf.subarray(0, n), this.upWritten);
+    const pending = up.writableLength !== 0;
+    this.clientBuf = nextReadBuffer(this.clientBuf, n, pending);
+    if (!pending) return true;
+    this.upHeld = true;
+    return false;
   }
 
-  /**
-   * Server → client: `n` bytes in the shared READ_BUFFER. Returns false to pause the server socket
-   * while the write still holds the buffer (the client's kernel buffer is full: back-pressure).
-   */
+  /** Server → client: `n` bytes read into `buf`. Returns false to pause the server socket. */
   relayDown(n: number, buf: Buffer): boolean {
     this.bytesDown += n;
     this.deadline = Date.now() + this.idleMs;
     const client = this.client;
-    client.write(buf.subarray(0, n), this.downWritten as () => void);
-    if (client.writableLength === 0) return true;
+    client.write(buf === SHARED ? copyOf(buf, n) : buf.subarray(0, n), this.downWritten);
+    const pending = client.writableLength !== 0;
+    this.upBuf = nextReadBuffer(this.upBuf, n, pending);
+    if (!pending) return true;
     this.downHeld = true;
     return false;
+  }
+
+  private onUpWritten(): void {
+    if (!this.upHeld) return;
+    this.upHeld = false;
+    if (this.state === S_OPEN) this.client.resume();
   }
 
   private onDownWritten(): void {
@@ -417,7 +391,13 @@ export class TcpConn implements Deadlined {
   onSocketClose(): void {
     if (this.state === S_CLOSED) return;
     if (this.state === S_OPEN && this.clientEnded && this.upEnded) {
-      if (++this.socketsClosed === 2) this.finish();
+      if (++this.socketsClosed === 2) {
+        // Both sockets closed after both directions ended: every write completed.
+        release(this.clientBuf);
+        release(this.upBuf);
+        this.clientBuf = this.upBuf = SHARED;
+        this.finish();
+      }
       return;
     }
     this.abort();
@@ -476,6 +456,10 @@ export class TcpConn implements Deadlined {
     const up = this.up;
     if (up !== null) up.destroy();
     this.client.destroy();
+    // A destroyed socket's unfinished write may still refer to its private buffer: not reused.
+    drop(this.clientBuf);
+    drop(this.upBuf);
+    this.clientBuf = this.upBuf = SHARED;
     this.finish();
   }
 
@@ -507,29 +491,15 @@ export class TcpConn implements Deadlined {
   }
 }
 
-/** `tried` (may be null) plus every endpoint of `pool` at maxConnectionsPerServer; null when none. */
-function withFull(pool: PoolRuntime, tried: Uint8Array | null): Uint8Array | null {
-  const eps = pool.endpoints;
-  const max = pool.config.maxConnectionsPerServer;
-  if (fullScratch.length < eps.length) fullScratch = new Uint8Array(eps.length * 2);
-  const m = fullScratch.length === eps.length ? fullScratch : fullScratch.subarray(0, eps.length);
-  let any = false;
-  for (let i = 0; i < eps.length; i++) {
-    const x = (tried !== null && tried[i] !== 0) || eps[i].open >= max ? 1 : 0;
-    m[i] = x;
-    if (x !== 0) any = true;
-  }
-  return any ? m : null;
-}
-
 // ---------------------------------------------------------------------- shared socket listeners
 // `this` is the socket (EventEmitter calls listeners with the emitter as `this`).
 
-function onClientData(this: ConnSocket, chunk: Buffer): void {
+function onClientRead(this: ConnSocket, nread: number, buf: Uint8Array): boolean {
   const c = this.fulcrumConn;
-  if (c == null) return;
-  if (c.isOpen) c.relayUp(chunk);
-  else c.onHeadData(chunk);
+  if (c == null) return true;
+  if (c.isOpen) return c.relayUp(nread, buf as Buffer);
+  c.onHeadData(copyOf(buf as Buffer, nread));
+  return true;
 }
 
 function onClientEnd(this: ConnSocket): void {
@@ -555,11 +525,6 @@ function onUpRead(this: ConnSocket, nread: number, buf: Uint8Array): boolean {
 function onUpEnd(this: ConnSocket): void {
   const c = this.fulcrumConn;
   if (c != null && c.isOpen) c.onUpEnd();
-}
-
-function onUpDrain(this: ConnSocket): void {
-  const c = this.fulcrumConn;
-  if (c != null && c.isOpen) c.client.resume();
 }
 
 function onUpClose(this: ConnSocket): void {
