@@ -5,8 +5,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { blackhole } from './helpers/blackhole.ts';
 import { adminGet, simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { headerOf, okResponse, request, startRawBackend, type Message, type RawBackend } from './helpers/backends.ts';
 
@@ -123,36 +122,6 @@ describe('retries', { concurrency: false }, () => {
     assert.equal(await retriesMade(f), 0);
   });
 });
-
-/** A listening socket that never accepts (backlog 0), in python3 (Node always accepts). */
-async function blackhole(): Promise<{ port: number; proc: ChildProcess; fillers: Socket[]; stop(): Promise<void> }> {
-  const proc = spawn('python3', ['-c', [
-    'import socket, sys, time',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'time.sleep(60)',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    proc.once('error', reject);
-  });
-  const fillers: Socket[] = [];
-  for (let i = 0; i < 3; i++) {
-    fillers.push(await new Promise<Socket>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.on('error', () => {});
-      s.once('connect', () => resolve(s));
-      setTimeout(() => resolve(s), 300);
-    }));
-  }
-  return {
-    port, proc, fillers,
-    async stop() {
-      for (const s of fillers) s.destroy();
-      proc.kill('SIGKILL');
-    },
-  };
-}
 
 async function metric(f: FulcrumProcess, name: string, labels: string): Promise<number> {
   const text = (await adminGet(f.adminPort, '/metrics')).body;

@@ -3,41 +3,13 @@
 // 504 FULCRUM_E_REQUEST_TIMEOUT; idle keep-alive client connections are closed after timeouts.idle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { blackhole } from './helpers/blackhole.ts';
 import { startFulcrum, simpleConfig } from './helpers/fulcrum.ts';
 import { startHttpBackend, sendRaw } from './helpers/backends.ts';
 
-/** A listening socket that never accepts (backlog 0), started in python3 (Node always accepts). */
-async function startBlackhole(): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn('python3', ['-c', [
-    'import socket, sys, time',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-    'print(s.getsockname()[1], flush=True)',
-    'time.sleep(60)',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    proc.once('error', reject);
-  });
-  return { port, proc };
-}
-
-function hold(port: number): Promise<Socket> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('error', () => {});
-    s.once('connect', () => resolve(s));
-    setTimeout(() => resolve(s), 300); // a SYN that is dropped never connects: that is the point
-  });
-}
-
 test('connect timeout: 504 FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT within bounds', { timeout: 30_000 }, async () => {
-  const bh = await startBlackhole();
-  const fillers: Socket[] = [];
+  const bh = await blackhole();
   try {
-    // Fill the accept queue (backlog 0 holds one connection; a couple more for safety).
-    for (let i = 0; i < 3; i++) fillers.push(await hold(bh.port));
     const f = await startFulcrum(simpleConfig([bh.port], { pool: { timeouts: { connect: '500ms' } } }));
     try {
       const t0 = performance.now();
@@ -51,8 +23,7 @@ test('connect timeout: 504 FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT within bounds', { 
       await f.stop();
     }
   } finally {
-    for (const s of fillers) s.destroy();
-    bh.proc.kill('SIGKILL');
+    await bh.stop();
   }
 });
 
