@@ -10,6 +10,7 @@
  * Proxies are pinned to core 0, backends, wrk and iperf3 to core 1; repetitions are interleaved.
  * Targets of issue 5: L4 req/s ≥ 0.8× HAProxy tcp, iperf3 ≥ 0.8× HAProxy, ≤ 10 KiB per connection.
  * Usage: node bench/l4.ts [--duration S (8)] [--reps N (3)] [--connections C (64)] [--idle N (9500)]
+ *        [--only idle,small,large,iperf3 (all)] [--cpu-prof DIR (Fulcrum runs with --cpu-prof into DIR)]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,16 +30,22 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type Target = 'direct' | 'Fulcrum' | 'HAProxy';
 
-interface Opts { duration: number; reps: number; connections: number; idle: number }
+interface Opts { duration: number; reps: number; connections: number; idle: number; only: Set<string>; cpuProf: string | null }
+
+const STAGES = ['idle', 'small', 'large', 'iperf3'];
 
 function options(): Opts {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, reps: { type: 'string' }, connections: { type: 'string' }, idle: { type: 'string' } },
+    options: { duration: { type: 'string' }, reps: { type: 'string' }, connections: { type: 'string' }, idle: { type: 'string' }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } },
   });
   const n = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
   const o = { duration: n(values.duration, 8), reps: n(values.reps, 3), connections: n(values.connections, 64), idle: n(values.idle, 9500) };
   for (const [k, v] of Object.entries(o)) if (!(Number.isInteger(v) && v > 0)) throw new Error(`--${k} must be a positive integer`);
-  return o;
+  const only = new Set(values.only === undefined ? STAGES : values.only.split(','));
+  for (const x of only) if (!STAGES.includes(x)) throw new Error(`--only: unknown stage "${x}" (stages: ${STAGES.join(', ')})`);
+  const cpuProf = values['cpu-prof'] ?? null;
+  if (cpuProf !== null) fs.mkdirSync(cpuProf, { recursive: true });
+  return { ...o, only, cpuProf };
 }
 
 function rssOf(pid: number): number {
@@ -108,7 +115,7 @@ async function main(): Promise<number> {
     if (down !== null) { say(`skipped: backends did not start: ${down}`); return 1; }
     const vars = { B1: b1, B2: b2, B3: b3, IPERF: iperf, HOLD: hold };
     const fConf = renderConfig('fulcrum-tcp.yaml', { ...vars, PORT_HTTP: fHttp, PORT_BULK: fBulk, PORT_IDLE: fIdle }, path.join(dir, 'fulcrum-tcp.yaml'));
-    const [fc, fa] = pinned(env, env.proxyCore, process.execPath, [path.join(REPO_ROOT, 'src/cli/main.ts'), 'run', '--config', fConf, '--no-watch']);
+    const [fc, fa] = pinned(env, env.proxyCore, process.execPath, [...(o.cpuProf === null ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)]), path.join(REPO_ROOT, 'src/cli/main.ts'), 'run', '--config', fConf, '--no-watch']);
     const fulcrum = children.start('fulcrum', fc, fa, path.join(dir, 'fulcrum.log'), REPO_ROOT);
     const targets: Record<Target, { http: number; bulk: number; idle: number; child: Child | null }> = {
       direct: { http: b1, bulk: iperf, idle: hold, child: null },
@@ -130,7 +137,7 @@ async function main(): Promise<number> {
     //    round of 500 connections first, so the baseline includes compiled code and pools.
     const holder = startHold(children, env, hold);
     await waitListening(hold, () => true);
-    for (const t of active.filter((x) => x !== 'direct')) {
+    for (const t of o.only.has('idle') ? active.filter((x) => x !== 'direct') : []) {
       const pid = targets[t].child!.proc.pid!;
       const warm = await openIdle(targets[t].idle, 500);
       for (let i = 0; i < 100 && holder.count() < 500; i++) await sleep(100);
@@ -149,7 +156,8 @@ async function main(): Promise<number> {
     }
 
     // 2. wrk through the TCP proxies.
-    for (const [label, urlPath] of [['21 B body', '/'], ['16 KiB body', '/16k.bin']] as const) {
+    for (const [label, urlPath, stage] of [['21 B body', '/', 'small'], ['16 KiB body', '/16k.bin', 'large']] as const) {
+      if (!o.only.has(stage)) continue;
       const rps = new Map<Target, number[]>(active.map((t) => [t, []]));
       for (let rep = 0; rep <= o.reps; rep++) { // rep 0 is the warm-up
         for (const t of active) {
@@ -169,7 +177,7 @@ async function main(): Promise<number> {
     }
 
     // 3. iperf3.
-    if (bins.iperf3 !== null) {
+    if (!o.only.has('iperf3')) { /* not asked for */ } else if (bins.iperf3 !== null) {
       const [ic, ia] = pinned(env, env.loadCore, bins.iperf3, ['-s', '-p', String(iperf)]);
       children.start('iperf3-server', ic, ia, path.join(dir, 'iperf3.log'));
       await waitListening(iperf, () => true);
