@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { writeFile } from 'node:fs/promises';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { adminGet, rssOf, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { sleep } from './helpers/backends.ts';
+import { blackhole } from './helpers/blackhole.ts';
 import { algorithmNames, getAlgorithm } from '../src/balancing/registry.ts';
 import '../src/balancing/index.ts';
 
@@ -384,29 +385,11 @@ test('connect failover: a refused server and a server that never answers are ski
   const good = await tcpBackend('good');
   const refused = await closedPort();
   // A listening socket whose backlog is full (never accepted): SYNs go unanswered → connect timeout.
-  let blackhole: ChildProcess | null = null;
-  let blackholePort = 0;
-  const py = spawnSync('python3', ['-c', 'print(1)']);
-  if (py.status === 0) {
-    blackhole = spawn('python3', ['-u', '-c', [
-      'import socket, time',
-      's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
-      'print(s.getsockname()[1], flush=True)',
-      'fill = []',
-      'for _ in range(8):',
-      '    c = socket.socket(); c.setblocking(False)',
-      '    try: c.connect(("127.0.0.1", s.getsockname()[1]))',
-      '    except BlockingIOError: pass',
-      '    fill.append(c)',
-      'time.sleep(60)',
-    ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    blackholePort = await new Promise<number>((resolve) => {
-      blackhole!.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
-    });
-    await sleep(200);
-  } else if (process.env.FULCRUM_TEST_STRICT === '1') {
-    assert.fail('python3 is required (Debian package python3)');
-  } else t.diagnostic('python3 not found (Debian package python3): the connect-timeout part is skipped');
+  let hole: Awaited<ReturnType<typeof blackhole>> | null = null;
+  if (spawnSync('python3', ['-c', 'print(1)']).status === 0) hole = await blackhole();
+  else if (process.env.FULCRUM_TEST_STRICT === '1') assert.fail('python3 is required (Debian package python3)');
+  else t.diagnostic('python3 not found (Debian package python3): the connect-timeout part is skipped');
+  const blackholePort = hole?.port ?? 0;
   const pools = [
     { name: 'refused', outlierDetection: { enabled: false }, servers: [{ address: `127.0.0.1:${refused}` }, { address: good.address }] },
     { name: 'once', retries: { attempts: 1 }, outlierDetection: { enabled: false }, servers: [{ address: `127.0.0.1:${refused}` }] },
@@ -440,7 +423,7 @@ test('connect failover: a refused server and a server that never answers are ski
   } finally {
     await f.stop();
     await good.close();
-    if (blackhole !== null && blackhole.pid !== undefined) process.kill(blackhole.pid, 'SIGKILL');
+    await hole?.stop();
   }
 });
 
