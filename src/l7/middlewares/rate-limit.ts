@@ -1,0 +1,54 @@
+/**
+ * Rate-limit middleware (route `rateLimit`): a token bucket per request key (token-bucket.ts) —
+ * `source-ip`, `header:NAME`, `cookie:NAME`, … read by the hash-key extractors of balancing/keys.ts.
+ * Over the limit the request is answered 429 FULCRUM_E_RATE_LIMITED with `Retry-After` (RFC 9110
+ * §10.2.3, whole seconds) and the `RateLimit-Policy` / `RateLimit` fields of
+ * draft-ietf-httpapi-ratelimit-headers (-10/-11, structured-field form):
+ *   RateLimit-Policy: "default";q=600;w=60     quota q requests per window w seconds
+ *   RateLimit: "default";r=0;t=2               r left, t seconds until the quota is available again
+ * and counted in `fulcrum_rate_limited_total{listener,route}`.
+ */
+import { compileKey, type KeyExtractor } from '../../balancing/keys.ts';
+import type { RateLimitConfig } from '../../config/schema.ts';
+import type { Exchange } from './exchange.ts';
+import { registerMiddleware } from './registry.ts';
+import { TokenBuckets } from './token-bucket.ts';
+import type { Answer, Middleware, MiddlewareContext } from './types.ts';
+
+export class RateLimit implements Middleware {
+  readonly buckets: TokenBuckets;
+  private readonly key: KeyExtractor;
+  private readonly policyName: string;
+  /** `RateLimit-Policy: …\r\n`, fixed per route. */
+  private readonly policyLine: string;
+  private readonly counter: { inc(): void } | null;
+  private readonly answer: Answer = { status: 429, code: 'FULCRUM_E_RATE_LIMITED', head: '' };
+
+  constructor(config: RateLimitConfig, ctx: MiddlewareContext) {
+    const burst = config.burst ?? Math.max(1, Math.round(config.rate.count));
+    this.buckets = new TokenBuckets(config.rate.count / config.rate.windowMs, burst, config.maxKeys);
+    this.key = compileKey(config.key);
+    this.policyName = config.policy;
+    const w = Math.max(1, Math.round(config.rate.windowMs / 1000));
+    this.policyLine = `RateLimit-Policy: "${config.policy}";q=${Math.round(config.rate.count)};w=${w}\r\n`;
+    this.counter = ctx.metrics === null ? null : ctx.metrics.rateLimited.labels(ctx.listener, ctx.route);
+  }
+
+  onRequest(x: Exchange, now: number): Answer | null {
+    const k = this.key.extract(x.view);
+    if (k === undefined || k === '') return null; // no key: not limited (nginx limit_req)
+    const r = this.buckets.take(k, now);
+    if (r.allowed) return null;
+    const t = Math.max(1, Math.ceil(r.waitMs / 1000));
+    this.counter?.inc();
+    const a = this.answer;
+    a.head = 'Retry-After: ' + t + '\r\n' + this.policyLine + 'RateLimit: "' + this.policyName + '";r=0;t=' + t + '\r\n';
+    return a;
+  }
+}
+
+registerMiddleware({
+  configKey: 'rateLimit',
+  order: 10,
+  create: (config: RateLimitConfig, ctx: MiddlewareContext) => new RateLimit(config, ctx),
+});
