@@ -193,9 +193,16 @@ const RateLimitSchema = z.strictObject({
 const RESERVED_FIELDS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'host']);
 const TEMPLATE_VARS = new Set(['client_ip', 'host', 'path', 'method', 'route']);
 
+/** Problem with a field name a header rule names, or undefined. */
+function ruleFieldNameProblem(s: string): string | undefined {
+  if (!TOKEN_RE.test(s)) return `expected a header field name (an RFC 9110 token), got ${show(s)}`;
+  if (RESERVED_FIELDS.has(s.toLowerCase())) return `${show(s)} is managed by Fulcrum (framing, hop-by-hop or Host) and cannot be changed by header rules`;
+  return undefined;
+}
+
 const RuleFieldName = z.string().superRefine((s, ctx) => {
-  if (!TOKEN_RE.test(s)) ctx.addIssue({ code: 'custom', message: `expected a header field name (an RFC 9110 token), got ${show(s)}` });
-  else if (RESERVED_FIELDS.has(s.toLowerCase())) ctx.addIssue({ code: 'custom', message: `${show(s)} is managed by Fulcrum (framing, hop-by-hop or Host) and cannot be changed by header rules` });
+  const p = ruleFieldNameProblem(s);
+  if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
 });
 
 /** A field value: visible ASCII, spaces and tabs; `%{client_ip}`, `%{host}`, `%{path}`, `%{method}`, `%{route}` are replaced per request. */
@@ -206,10 +213,18 @@ const RuleFieldValue = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** `{ Name: value }`: names checked here so a problem names the key's path. */
+const RuleFieldMap = z.record(z.string(), RuleFieldValue).superRefine((rec, ctx) => {
+  for (const k of Object.keys(rec)) {
+    const p = ruleFieldNameProblem(k);
+    if (p !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: p });
+  }
+});
+
 const HeaderEdits = z.strictObject({
   remove: z.array(RuleFieldName).optional().describe('Fields removed (every occurrence, names case-insensitive). Applied first.'),
-  set: z.record(RuleFieldName, RuleFieldValue).optional().describe('Fields set: every occurrence replaced by one field with this value. Applied second.'),
-  add: z.record(RuleFieldName, RuleFieldValue).optional().describe('Fields appended (existing occurrences kept). Applied last.'),
+  set: RuleFieldMap.optional().describe('Fields set: every occurrence replaced by one field with this value. Applied second.'),
+  add: RuleFieldMap.optional().describe('Fields appended (existing occurrences kept). Applied last.'),
 }).describe('Field edits in one direction. Values are literal except `%{client_ip}`, `%{host}`, `%{path}`, `%{method}` and `%{route}`, replaced per request.');
 
 const HeaderRulesSchema = z.strictObject({
