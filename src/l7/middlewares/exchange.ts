@@ -8,6 +8,8 @@ import type { RequestView } from '../router/types.ts';
 import type { KeySource } from '../../balancing/keys.ts';
 import type { ExchangeView } from './types.ts';
 
+const NONE: readonly string[] = Object.freeze([]);
+
 export class Exchange implements ExchangeView {
   view: RequestView & KeySource;
   clientIp = '';
@@ -35,8 +37,8 @@ export class Exchange implements ExchangeView {
     this.ownReq = false;
     this.clientIp = clientIp;
     this.routeName = routeName;
-    this.respNames = [];
-    this.respValues = [];
+    this.respNames = NONE;
+    this.respValues = NONE;
     this.ownResp = false;
   }
 
