@@ -992,6 +992,7 @@ export class ClientConn implements UpstreamOwner {
     this.route = null;
     this.pool = null;
     this.endpoint = null;
+    this.x = null;
     this.requestDeadline = 0;
     if (this.state === ST_CLOSED) return;
     if (!this.keepAlive || this.closing || (this.clientEnded && (this.buf === null || this.buf.length === 0))) {
