@@ -4,6 +4,7 @@
 // time; requests without the key are not limited; every 429 is counted in fulcrum_rate_limited_total.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { adminGet, startFulcrum, simpleConfig } from './helpers/fulcrum.ts';
 import { headerOf, okResponse, RawConn, sleep, startRawBackend } from './helpers/backends.ts';
 
@@ -113,6 +114,47 @@ test('rate limit: a key refills with time (Retry-After is honoured)', { timeout:
     } finally {
       c.close();
     }
+  } finally {
+    await f.stop();
+    await be.close();
+  }
+});
+
+test('rate limit: a reload that keeps the route\'s limit keeps its buckets; a changed limit starts afresh', { timeout: 60_000 }, async () => {
+  const be = await startRawBackend(() => okResponse('ok'));
+  const cfg = (rate: string, extraRoute: boolean) => simpleConfig([be.port], {
+    listener: {
+      routes: [
+        ...(extraRoute ? [{ name: 'extra', match: { path: { prefix: '/extra' } }, pool: 'p' }] : []),
+        { name: 'all', pool: 'p', rateLimit: { rate, burst: 2 } },
+      ],
+    },
+  });
+  const f = await startFulcrum(cfg('6/m', false), { env: { FULCRUM_LOG_LEVEL: 'info' }, args: ['--no-watch'] });
+  const reloads = () => f.logs().filter((l) => l.msg.startsWith('config reloaded')).length;
+  const statuses = async (n: number): Promise<number[]> => {
+    const c = await RawConn.open(f.port('web'));
+    try {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) {
+        c.write(req('/'));
+        out.push((await c.read()).status);
+      }
+      return out;
+    } finally {
+      c.close();
+    }
+  };
+  try {
+    assert.deepEqual(await statuses(3), [200, 200, 429]);
+    await writeFile(f.configFile, JSON.stringify(cfg('6/m', true)));
+    f.proc.kill('SIGHUP');
+    await f.waitFor(() => reloads() === 1, 10_000, 'reload 1');
+    assert.deepEqual(await statuses(1), [429], 'same limit after the reload: the empty bucket is kept');
+    await writeFile(f.configFile, JSON.stringify(cfg('12/m', true)));
+    f.proc.kill('SIGHUP');
+    await f.waitFor(() => reloads() === 2, 10_000, 'reload 2');
+    assert.deepEqual(await statuses(3), [200, 200, 429], 'a changed limit starts with full buckets');
   } finally {
     await f.stop();
     await be.close();

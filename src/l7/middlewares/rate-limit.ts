@@ -6,7 +6,8 @@
  * draft-ietf-httpapi-ratelimit-headers (-10/-11, structured-field form):
  *   RateLimit-Policy: "default";q=600;w=60     quota q requests per window w seconds
  *   RateLimit: "default";r=0;t=2               r left, t seconds until the quota is available again
- * and counted in `fulcrum_rate_limited_total{listener,route}`.
+ * and counted in `fulcrum_rate_limited_total{listener,route}`. Buckets survive a reload that keeps the
+ * route's name and limit.
  */
 import { compileKey, type KeyExtractor } from '../../balancing/keys.ts';
 import type { RateLimitConfig } from '../../config/schema.ts';
@@ -14,6 +15,27 @@ import type { Exchange } from './exchange.ts';
 import { registerMiddleware } from './registry.ts';
 import { TokenBuckets } from './token-bucket.ts';
 import type { Answer, Middleware, MiddlewareContext } from './types.ts';
+
+/**
+ * Buckets by listener, route and rate-limit config, so a reload that leaves a route's limit as it
+ * was keeps its buckets (a reload is not a way to get a fresh burst). Weak: the buckets go with the
+ * last snapshot that uses them.
+ */
+const live = new Map<string, WeakRef<TokenBuckets>>();
+const gone = new FinalizationRegistry<string>((key) => {
+  const ref = live.get(key);
+  if (ref !== undefined && ref.deref() === undefined) live.delete(key);
+});
+
+function bucketsFor(config: RateLimitConfig, ctx: MiddlewareContext, burst: number): TokenBuckets {
+  const key = ctx.listener + '\0' + ctx.route + '\0' + JSON.stringify(config);
+  const kept = live.get(key)?.deref();
+  if (kept !== undefined) return kept;
+  const b = new TokenBuckets(config.rate.count / config.rate.windowMs, burst, config.maxKeys);
+  live.set(key, new WeakRef(b));
+  gone.register(b, key);
+  return b;
+}
 
 export class RateLimit implements Middleware {
   readonly buckets: TokenBuckets;
@@ -26,7 +48,7 @@ export class RateLimit implements Middleware {
 
   constructor(config: RateLimitConfig, ctx: MiddlewareContext) {
     const burst = config.burst ?? Math.max(1, Math.round(config.rate.count));
-    this.buckets = new TokenBuckets(config.rate.count / config.rate.windowMs, burst, config.maxKeys);
+    this.buckets = bucketsFor(config, ctx, burst);
     this.key = compileKey(config.key);
     this.policyName = config.policy;
     const w = Math.max(1, Math.round(config.rate.windowMs / 1000));
