@@ -125,8 +125,11 @@ test('sticky insert: drained (reload) or down (health check) pinned backend → 
 
     // Take the new pinned backend down (closed: the tcp check fails), wait for the check to see it.
     await bs[second].close();
-    await waitUntil(() => f.logs().some((l) => l.msg.includes('down') || (l as { to?: string }).to === 'down'), 10_000,
-      () => `no down event; logs: ${f.stderr().slice(-2000)}`);
+    const downAddr = bs[second].address;
+    await waitUntil(() => f.logs().some((l) => {
+      const e = l as unknown as { event?: string; to?: string; server?: string };
+      return e.event === 'health' && e.to === 'down' && e.server === downAddr;
+    }), 10_000, () => `no down event for ${downAddr}; logs: ${f.stderr().slice(-2000)}`);
     const third = await get(f, '/', [`Cookie: SRV=${v2}`]);
     assert.equal(third.status, 200);
     const thirdIdx = Number(third.body.toString().slice(1));
