@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { createHmac } from 'node:crypto';
-import { startFulcrum, simpleConfig, waitUntil, type FulcrumProcess } from './helpers/fulcrum.ts';
+import { adminGet, startFulcrum, simpleConfig, waitUntil, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { headerOf, headersOf, okResponse, request, startRawBackend, type Message, type RawBackend } from './helpers/backends.ts';
 
 async function backends(n: number, extra: (name: string, req: Message) => string = () => ''): Promise<RawBackend[]> {
@@ -187,6 +187,9 @@ test('sticky learn: a backend\'s JSESSIONID pins later requests; the table is bo
     }
     for (let i = 0; i < 6; i++) assert.equal((await get(f, '/', [`Cookie: JSESSIONID=${sessions[0].id}`])).body.toString(), sessions[0].owner, 'most recent session kept');
     for (const s of more) assert.equal((await get(f, '/', [`Cookie: JSESSIONID=${s.id}`])).body.toString(), s.owner, 'new sessions kept');
+    // The table holds maxEntries sessions: sessions[0] and the 3 new ones.
+    const metrics = (await adminGet(f.adminPort, '/metrics')).body;
+    assert.match(metrics, /^fulcrum_sticky_sessions\{pool="p"\} 4$/m);
     // The dropped sessions are balanced again: over 6 requests they reach more than one backend.
     const dropped = new Set<string>();
     for (let i = 0; i < 6; i++) dropped.add((await get(f, '/', [`Cookie: JSESSIONID=${sessions[1].id}`])).body.toString());

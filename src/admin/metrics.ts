@@ -196,6 +196,19 @@ export class Metrics {
         for (const pool of self.pools()) this.set({ pool: pool.name }, pool.health.panic ? 1 : 0);
       },
     });
+    new Gauge({
+      name: 'fulcrum_sticky_sessions',
+      help: 'Sessions remembered by a pool\'s learned affinity (sticky.learn).',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          const a = pool.affinity;
+          if (a !== null && a.sessions >= 0) this.set({ pool: pool.name }, a.sessions);
+        }
+      },
+    });
     this.registry.registerMetric({
       name: 'fulcrum_retries_total',
       get: async () => {

@@ -20,6 +20,8 @@ export interface AffinityPool {
 }
 
 export interface Affinity {
+  /** Sessions remembered (learn mode), or -1 when the mode remembers nothing (insert). */
+  readonly sessions: number;
   /**
    * Request phase: the slot the request is pinned to (whatever its availability), or -1 when it
    * carries no valid pin. May edit the request (insert mode removes its cookie).

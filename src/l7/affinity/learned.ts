@@ -29,6 +29,10 @@ export class LearnAffinity implements Affinity {
     this.slots = new Map(pool.addresses.map((a, i) => [a, i]));
   }
 
+  get sessions(): number {
+    return this.table.size;
+  }
+
   pin(x: Exchange, now: number): number {
     const v = x.view.cookie(this.name);
     if (v === undefined || v === '') return -1;

@@ -30,6 +30,7 @@ export function stickyValue(secret: string | Buffer, pool: string, address: stri
 }
 
 export class InsertAffinity implements Affinity {
+  readonly sessions = -1;
   private readonly name: string;
   /** Cookie value → slot. */
   private readonly bySlot: Map<string, number>;
