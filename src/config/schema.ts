@@ -182,7 +182,7 @@ const Rate = z.string().superRefine((s, ctx) => {
 });
 
 const RateLimitSchema = z.strictObject({
-  key: RateKey.default('source-ip').describe('What requests are counted by, one bucket per value: `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (the hash-key forms). A request without the key (header absent…) is not limited, as nginx\'s limit_req with an empty key.'),
+  key: RateKey.default('source-ip').describe('What requests are counted by, one bucket per value (default `source-ip`): `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (the hash-key forms). A request without the key (header absent…) is not limited, as nginx\'s limit_req with an empty key.'),
   rate: Rate.describe('Sustained rate a key may send: `<n>/s`, `<n>/m` or `<n>/h` (`10/s`, `600/m`). Tokens refill continuously at this rate.'),
   burst: z.number().int().min(1).optional().describe('Bucket size: requests a key may send at once after being idle. Default: the rate\'s count (`600/m` → 600).'),
   maxKeys: count(100000, 1).describe('Buckets kept at most; beyond it full buckets (which carry no state) are dropped first, then the least recently used.'),
