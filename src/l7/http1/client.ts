@@ -293,7 +293,7 @@ export class ClientConn implements UpstreamOwner {
         for (let i = 0; i < mws.length; i++) {
           const answer = mws[i].onRequest!(x, now);
           if (answer !== null) {
-            this.reject(answer.status, answer.code, buf, bodyStart, end, answer.head);
+            this.reject(answer.status, answer.code, buf, bodyStart, end, fieldLines(answer.names, answer.values));
             return;
           }
         }
@@ -1033,6 +1033,13 @@ export class ClientConn implements UpstreamOwner {
     if (this.state === ST_HEAD && this.buf === null) this.closeConn();
   }
 
+}
+
+/** `Name: value\r\n` lines of a middleware's answer. */
+function fieldLines(names: readonly string[], values: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < names.length; i++) s += names[i] + ': ' + values[i] + '\r\n';
+  return s;
 }
 
 /** Open upstream connections of a pool (idle included), for `circuitBreakers.maxConnections`. */

@@ -41,10 +41,12 @@ export class RateLimit implements Middleware {
   readonly buckets: TokenBuckets;
   private readonly key: KeyExtractor;
   private readonly policyName: string;
-  /** `RateLimit-Policy: …\r\n`, fixed per route. */
-  private readonly policyLine: string;
   private readonly counter: { inc(): void } | null;
-  private readonly answer: Answer = { status: 429, code: 'FULCRUM_E_RATE_LIMITED', head: '' };
+  /** The 429 answer, reused: Retry-After, RateLimit-Policy (fixed per route) and RateLimit values. */
+  private readonly answerValues: string[] = ['', '', ''];
+  private readonly answer: Answer = {
+    status: 429, code: 'FULCRUM_E_RATE_LIMITED', names: ['Retry-After', 'RateLimit-Policy', 'RateLimit'], values: this.answerValues,
+  };
 
   constructor(config: RateLimitConfig, ctx: MiddlewareContext) {
     const burst = config.burst ?? Math.max(1, Math.round(config.rate.count));
@@ -52,7 +54,7 @@ export class RateLimit implements Middleware {
     this.key = compileKey(config.key);
     this.policyName = config.policy;
     const w = Math.max(1, Math.round(config.rate.windowMs / 1000));
-    this.policyLine = `RateLimit-Policy: "${config.policy}";q=${Math.round(config.rate.count)};w=${w}\r\n`;
+    this.answerValues[1] = `"${config.policy}";q=${Math.round(config.rate.count)};w=${w}`;
     this.counter = ctx.metrics === null ? null : ctx.metrics.rateLimited.labels(ctx.listener, ctx.route);
   }
 
@@ -63,9 +65,10 @@ export class RateLimit implements Middleware {
     if (r.allowed) return null;
     const t = Math.max(1, Math.ceil(r.waitMs / 1000));
     this.counter?.inc();
-    const a = this.answer;
-    a.head = 'Retry-After: ' + t + '\r\n' + this.policyLine + 'RateLimit: "' + this.policyName + '";r=0;t=' + t + '\r\n';
-    return a;
+    const v = this.answerValues;
+    v[0] = String(t);
+    v[2] = '"' + this.policyName + '";r=0;t=' + t;
+    return this.answer;
   }
 }
 

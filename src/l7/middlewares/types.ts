@@ -22,8 +22,9 @@ import type { Exchange } from './exchange.ts';
 export interface Answer {
   status: number;
   code: ErrorCode;
-  /** Extra header lines (`Name: value\r\n` each) of the generated response. */
-  head: string;
+  /** Extra fields of the generated response (protocol-neutral: the engine writes them its way). */
+  names: readonly string[];
+  values: readonly string[];
 }
 
 /** What the engine exposes of one request and its response to hooks. */
