@@ -54,6 +54,8 @@ export class Metrics {
   readonly l4Events: Counter<'listener' | 'event'>;
   /** L4 bytes relayed by listener and direction (`upstream`: client → server, `downstream`). */
   readonly l4Bytes: Counter<'listener' | 'direction'>;
+  /** Requests answered 429 by a route's rate limit, by listener and route. */
+  readonly rateLimited: Counter<'listener' | 'route'>;
   private pools: () => Iterable<PoolRuntime> = () => [];
 
   constructor() {
@@ -108,6 +110,12 @@ export class Metrics {
       name: 'fulcrum_l4_bytes_total',
       help: 'Bytes relayed by L4 listeners, by direction (upstream: client to server; downstream: server to client).',
       labelNames: ['listener', 'direction'],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: 'fulcrum_rate_limited_total',
+      help: 'Requests answered 429 FULCRUM_E_RATE_LIMITED by a route\'s rate limit, by listener and route.',
+      labelNames: ['listener', 'route'],
       registers,
     });
     const self = this;
@@ -186,6 +194,19 @@ export class Metrics {
       collect() {
         this.reset();
         for (const pool of self.pools()) this.set({ pool: pool.name }, pool.health.panic ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_sticky_sessions',
+      help: 'Sessions remembered by a pool\'s learned affinity (sticky.learn).',
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          const a = pool.affinity;
+          if (a !== null && a.sessions >= 0) this.set({ pool: pool.name }, a.sessions);
+        }
       },
     });
     this.registry.registerMetric({

@@ -158,12 +158,121 @@ const SplitTarget = z.strictObject({
   weight: z.number().int().min(0).describe('Relative share of requests (integer ≥ 0; 0 = none). Not all weights of a split may be 0.'),
 }).describe('One weighted target of a traffic split.');
 
+// ---------------------------------------------------------------------------------------------
+// Route middlewares (src/l7/middlewares/) and pool affinity (src/l7/affinity/)
+
+/** Request keys a rate limit can count by (the hash-key extractors, five-tuple excepted). */
+const RateKey = z.string().superRefine((s, ctx) => {
+  const n = normalizeHashKey(s);
+  if (n === undefined || n === 'five-tuple') {
+    ctx.addIssue({ code: 'custom', message: `expected a rate-limit key: source-ip, header:NAME, cookie:NAME, query:NAME, path or uri; got ${show(s)}` });
+  }
+}).transform((s) => normalizeHashKey(s) ?? s);
+
+const RATE_RE = /^\s*(\d+(?:\.\d+)?)\s*\/\s*(s|sec|second|m|min|minute|h|hour)\s*$/;
+const RATE_UNIT_MS: Record<string, number> = { s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000, h: 3_600_000, hour: 3_600_000 };
+
+/** `10/s`, `600/m`, `1000/h` (output: { count, windowMs }). */
+const Rate = z.string().superRefine((s, ctx) => {
+  const m = RATE_RE.exec(s);
+  if (m === null || !(Number(m[1]) > 0)) ctx.addIssue({ code: 'custom', message: `expected a rate like 10/s, 600/m or 1000/h (a positive number of requests per second, minute or hour), got ${show(s)}` });
+}).transform((s) => {
+  const m = RATE_RE.exec(s);
+  return m === null ? { count: 1, windowMs: 1000 } : { count: Number(m[1]), windowMs: RATE_UNIT_MS[m[2]] };
+});
+
+const RateLimitSchema = z.strictObject({
+  key: RateKey.default('source-ip').describe('What requests are counted by, one bucket per value (default `source-ip`): `source-ip`, `header:NAME`, `cookie:NAME`, `query:NAME`, `path` or `uri` (the hash-key forms). A request without the key (header absent…) is not limited, as nginx\'s limit_req with an empty key.'),
+  rate: Rate.describe('Sustained rate a key may send: `<n>/s`, `<n>/m` or `<n>/h` (`10/s`, `600/m`). Tokens refill continuously at this rate.'),
+  burst: z.number().int().min(1).optional().describe('Bucket size: requests a key may send at once after being idle. Default: the rate\'s count (`600/m` → 600).'),
+  maxKeys: count(100000, 1).describe('Buckets kept at most; beyond it full buckets (which carry no state) are dropped first, then the least recently used.'),
+  policy: Name.default('default').describe('Policy name in the `RateLimit-Policy` and `RateLimit` response fields.'),
+}).describe('Token-bucket rate limit of the route: over the limit a request gets 429 `FULCRUM_E_RATE_LIMITED` with `Retry-After`, `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers). See docs/middlewares.md.');
+
+/** Field names the header rules may not touch (framing and hop-by-hop: Fulcrum derives them). */
+const RESERVED_FIELDS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'host']);
+const TEMPLATE_VARS = new Set(['client_ip', 'host', 'path', 'method', 'route']);
+
+/** Problem with a field name a header rule names, or undefined. */
+function ruleFieldNameProblem(s: string): string | undefined {
+  if (!TOKEN_RE.test(s)) return `expected a header field name (an RFC 9110 token), got ${show(s)}`;
+  if (RESERVED_FIELDS.has(s.toLowerCase())) return `${show(s)} is managed by Fulcrum (framing, hop-by-hop or Host) and cannot be changed by header rules`;
+  return undefined;
+}
+
+const RuleFieldName = z.string().superRefine((s, ctx) => {
+  const p = ruleFieldNameProblem(s);
+  if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
+});
+
+/** A field value: visible ASCII, spaces and tabs; `%{client_ip}`, `%{host}`, `%{path}`, `%{method}`, `%{route}` are replaced per request. */
+const RuleFieldValue = z.string().superRefine((s, ctx) => {
+  if (/[\r\n\0]/.test(s)) ctx.addIssue({ code: 'custom', message: `expected a header value without CR, LF or NUL, got ${show(s)}` });
+  for (const m of s.matchAll(/%\{([^}]*)\}/g)) {
+    if (!TEMPLATE_VARS.has(m[1])) ctx.addIssue({ code: 'custom', message: `unknown variable %{${m[1]}}; expected one of ${[...TEMPLATE_VARS].map((v) => `%{${v}}`).join(', ')}` });
+  }
+});
+
+/** `{ Name: value }`: names checked here so a problem names the key's path. */
+const RuleFieldMap = z.record(z.string(), RuleFieldValue).superRefine((rec, ctx) => {
+  for (const k of Object.keys(rec)) {
+    const p = ruleFieldNameProblem(k);
+    if (p !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: p });
+  }
+});
+
+const HeaderEdits = z.strictObject({
+  remove: z.array(RuleFieldName).optional().describe('Fields removed (every occurrence, names case-insensitive). Applied first.'),
+  set: RuleFieldMap.optional().describe('Fields set: every occurrence replaced by one field with this value. Applied second.'),
+  add: RuleFieldMap.optional().describe('Fields appended (existing occurrences kept). Applied last.'),
+}).describe('Field edits in one direction. Values are literal except `%{client_ip}`, `%{host}`, `%{path}`, `%{method}` and `%{route}`, replaced per request.');
+
+const HeaderRulesSchema = z.strictObject({
+  request: HeaderEdits.optional().describe('Edits of the request sent to the server (before Fulcrum adds X-Forwarded-*, Forwarded and Via).'),
+  response: HeaderEdits.optional().describe('Edits of the response sent to the client (responses from a server; not Fulcrum\'s own error responses).'),
+}).describe('Request and response header rules of the route. See docs/middlewares.md.');
+
+const RewriteSchema = z.strictObject({
+  stripPrefix: UrlPath.optional().describe('Remove this prefix from the path (`/api/users?x=1` → `/users?x=1`); a path equal to the prefix becomes `/`. Paths without the prefix are sent unchanged.'),
+  replacePrefix: z.strictObject({
+    from: UrlPath.describe('Prefix to replace.'),
+    to: UrlPath.describe('Replacement.'),
+  }).optional().describe('Replace the prefix `from` by `to` (`/old/x` → `/new/x`).'),
+}).superRefine((r, ctx) => {
+  if (r.stripPrefix !== undefined && r.replacePrefix !== undefined) ctx.addIssue({ code: 'custom', message: 'expected one of stripPrefix and replacePrefix, not both' });
+}).describe('Path rewrite of the route (the query string is kept as received).');
+
+const StickySchema = z.strictObject({
+  cookie: TokenName('a cookie name').optional().describe('Insert mode (HAProxy `cookie NAME insert`): Fulcrum sets this cookie on the response naming the chosen server by an opaque keyed hash, and sends later requests carrying it to that server while it is available. The cookie is removed from requests before they reach the server.'),
+  mode: z.enum(['insert']).default('insert').describe('`insert`: Fulcrum sets the cookie (the only mode so far).'),
+  httpOnly: z.boolean().default(true).describe('Insert mode: add `HttpOnly` to the cookie.'),
+  secure: z.boolean().default(false).describe('Insert mode: add `Secure` to the cookie (set it when clients reach Fulcrum over HTTPS).'),
+  sameSite: z.enum(['Lax', 'Strict', 'None']).default('Lax').describe('Insert mode: the cookie\'s `SameSite` attribute.'),
+  maxAge: Duration.optional().describe('Insert mode: the cookie\'s `Max-Age` (rounded down to seconds). Default: none, a session cookie.'),
+  path: UrlPath.default('/').describe('Insert mode: the cookie\'s `Path`.'),
+  secret: z.string().min(16).optional().describe('Insert mode: key of the HMAC that makes cookie values (at least 16 characters; write `${FULCRUM_STICKY_SECRET}` to take it from the environment). Default: a random key made at start — pins do not survive a restart and differ between Fulcrum instances.'),
+  learn: TokenName('a cookie name').optional().describe('Learn mode: when a server\'s response sets this cookie (`Set-Cookie`, e.g. `JSESSIONID`), remember value → server; later requests carrying the cookie go to that server while it is available.'),
+  maxEntries: count(100000, 1).describe('Learn mode: sessions remembered at most (least recently used dropped first).'),
+  ttl: Duration.prefault('30m').describe('Learn mode: a session not seen for this long is forgotten.'),
+}).superRefine((s, ctx) => {
+  if ((s.cookie === undefined) === (s.learn === undefined)) ctx.addIssue({ code: 'custom', message: 'expected exactly one of "cookie" (insert mode) and "learn" (learn mode)' });
+}).describe('Session affinity of the pool: requests of a client session keep going to one server. See docs/affinity.md.');
+
+function TokenName(what: string) {
+  return z.string().superRefine((s, ctx) => {
+    if (!TOKEN_RE.test(s)) ctx.addIssue({ code: 'custom', message: `expected ${what} (an RFC 9110 token), got ${show(s)}` });
+  });
+}
+
 const RouteSchema = z
   .strictObject({
     name: Name.optional().describe('Route name used in logs and metrics. Default: `route-<index>` (0-based position in the listener\'s `routes`).'),
     match: MatchSchema.prefault({}),
     pool: z.string().optional().describe('Send matching requests to this pool. Exactly one of `pool` and `split` is required.'),
     split: z.array(SplitTarget).min(1).optional().describe('Send matching requests to several pools in proportion to their weights (canary, blue/green). Exactly one of `pool` and `split` is required.'),
+    rateLimit: RateLimitSchema.optional(),
+    headers: HeaderRulesSchema.optional(),
+    rewrite: RewriteSchema.optional(),
   })
   .describe('A route: requests meeting `match` go to `pool` or are shared between the pools of `split`. Routes are tried in order; the first match wins.')
   .transform((r) => ({
@@ -172,6 +281,9 @@ const RouteSchema = z
     targets: r.split !== undefined
       ? r.split.map((t) => ({ pool: t.pool, weight: t.weight }))
       : r.pool !== undefined ? [{ pool: r.pool, weight: 1 }] : [],
+    ...(r.rateLimit !== undefined ? { rateLimit: r.rateLimit } : {}),
+    ...(r.headers !== undefined ? { headers: r.headers } : {}),
+    ...(r.rewrite !== undefined ? { rewrite: r.rewrite } : {}),
   }));
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +502,7 @@ const PoolSchema = z.strictObject({
   retries: RetriesSchema.prefault({}),
   circuitBreakers: CircuitBreakersSchema.prefault({}),
   proxyProtocol: z.enum(['v1', 'v2']).optional().describe('L4 (`tcp`, `tls-passthrough`): send a PROXY protocol header of this version to the server first, so it sees the client\'s address.'),
+  sticky: StickySchema.optional(),
   maxConnectionsPerServer: count(0).describe('L4: connections open to one server at most (a full server is skipped like a tried one); 0 = no limit.'),
 }).describe('A pool: a set of backend servers and how to spread requests over them.');
 
@@ -430,6 +543,11 @@ export type OutlierDetectionConfig = PoolConfig['outlierDetection'];
 export type GrayFailureConfig = PoolConfig['grayFailure'];
 export type RetriesConfig = PoolConfig['retries'];
 export type CircuitBreakersConfig = PoolConfig['circuitBreakers'];
+export type StickyConfig = NonNullable<PoolConfig['sticky']>;
+export type RateLimitConfig = NonNullable<RouteConfig['rateLimit']>;
+export type HeaderRulesConfig = NonNullable<RouteConfig['headers']>;
+export type HeaderEditsConfig = NonNullable<HeaderRulesConfig['request']>;
+export type RewriteConfig = NonNullable<RouteConfig['rewrite']>;
 /** Header/query/cookie condition; header names lowercased. */
 export type ValueMatch = z.output<typeof ValueMatchSchema>;
 /** Config file as written (before defaults and normalization). */

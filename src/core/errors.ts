@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   FULCRUM_E_HEADERS_TOO_LARGE: { status: 431, summary: 'The header section exceeds the listener\'s limit (default 32 KiB or 100 fields).' },
   FULCRUM_E_HEADER_TIMEOUT: { status: 408, summary: 'The request head was not received within the header read deadline (default 10 s).' },
   FULCRUM_E_NOT_IMPLEMENTED: { status: 501, summary: 'The request uses a transfer coding Fulcrum does not implement.' },
+  FULCRUM_E_RATE_LIMITED: { status: 429, summary: 'The route\'s rate limit refused the request (its key has no token left); `Retry-After` says when to retry.' },
   FULCRUM_E_SHUTTING_DOWN: { status: 503, summary: 'Fulcrum is shutting down and accepts no new requests on this connection.' },
 } as const;
 

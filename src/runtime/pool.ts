@@ -14,6 +14,7 @@ import { withBoundedLoad } from '../balancing/bounded-load.ts';
 import { SlowStart } from '../balancing/slow-start.ts';
 import type { UpstreamConn } from '../l7/http1/upstream.ts';
 import { PoolHealth, type Outcome } from './pool-health.ts';
+import { createAffinity, type Affinity } from '../l7/affinity/index.ts';
 
 export class Endpoint {
   readonly index: number;
@@ -73,6 +74,8 @@ export class PoolRuntime {
   readonly rejectMissingKey: boolean;
   /** Availability (checks, ejection, drain, panic), gray-failure factors, retry budget, events. */
   readonly health: PoolHealth;
+  /** Session affinity (`sticky`), or null. */
+  readonly affinity: Affinity | null;
   /** Requests in progress on the pool and those waiting for an upstream connection (circuit breakers). */
   active = 0;
   pending = 0;
@@ -112,6 +115,8 @@ export class PoolRuntime {
       balancer = withBoundedLoad(balancer as HashingBalancer, env, config.boundedLoad.factor);
     }
     this.balancer = balancer;
+    this.affinity = config.sticky === undefined ? null
+      : createAffinity(config.sticky, { name: config.name, addresses: this.endpoints.map((e) => e.address) }, prev?.affinity ?? null);
     this.slowStart = config.slowStart !== undefined && factory.weighted === true
       ? new SlowStart(this.weights, this.endpoints.map((e) => e.weight), config.slowStart.window)
       : null;
@@ -173,6 +178,18 @@ export class PoolRuntime {
       }
     }
     return i < 0 ? null : this.endpoints[i];
+  }
+
+  /**
+   * The endpoint in `slot` when it may take a request (affinity): not down, ejected or drained,
+   * not in `tried`, configured weight above 0; null otherwise (the caller balances). A gray-failure
+   * soft drain does not break a pin (HAProxy honours a cookie unless the server is down or in maintenance).
+   */
+  pickPinned(slot: number, tried: Uint8Array | null): Endpoint | null {
+    if (slot < 0 || slot >= this.endpoints.length) return null;
+    if (this.health.flags[slot] !== 0 || (tried !== null && tried[slot] !== 0)) return null;
+    if (this.endpoints[slot].weight === 0) return null;
+    return this.endpoints[slot];
   }
 
   /** Reports the outcome of an exchange with endpoint `i` (outlier detection). */

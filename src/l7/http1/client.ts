@@ -23,6 +23,8 @@ import { RequestViewImpl } from './request-view.ts';
 import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
+import { Exchange } from '../middlewares/exchange.ts';
+import type { HookedRoute } from '../middlewares/index.ts';
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -114,6 +116,16 @@ export class ClientConn implements UpstreamOwner {
   private readonly respScanner = new ChunkedScanner(true);
   private dechunker: Dechunker | null = null;
   private status = 0;
+
+  /**
+   * Middlewares and affinity (null when the route has no hooks and the pool no affinity: the plain
+   * path). `xObj` is allocated on first use and reused by the connection's later requests.
+   */
+  private x: Exchange | null = null;
+  private xObj: Exchange | null = null;
+  /** Affinity: the slot the request is pinned to (-1: none) and whether the first pick honoured it. */
+  private pinned = -1;
+  private honored = false;
 
   private readonly upIn: UpstreamHeadInput;
   private readonly clientIn: ClientHeadInput;
@@ -272,6 +284,21 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     this.route = route;
+    this.x = null;
+    const hooks = (route as HookedRoute).hooks;
+    if (hooks != null) {
+      const x = this.exchange(head, route);
+      const mws = hooks.request;
+      if (mws !== null) {
+        for (let i = 0; i < mws.length; i++) {
+          const answer = mws[i].onRequest!(x, now);
+          if (answer !== null) {
+            this.reject(answer.status, answer.code, buf, bodyStart, end, fieldLines(answer.names, answer.values));
+            return;
+          }
+        }
+      }
+    }
     const pool = snap.pools.get(route.pickPool())!;
     this.pool = pool;
     let key: string | undefined;
@@ -289,7 +316,15 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     this.key = key;
-    const ep = pool.pick(key, null);
+    let ep: Endpoint | null = null;
+    this.pinned = -1;
+    const aff = pool.affinity;
+    if (aff !== null) {
+      this.pinned = aff.pin(this.x ?? this.exchange(head, route), now);
+      if (this.pinned >= 0) ep = pool.pickPinned(this.pinned, null);
+    }
+    this.honored = ep !== null;
+    if (ep === null) ep = pool.pick(key, null);
     if (ep === null) {
       this.reject(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM', buf, bodyStart, end);
       return;
@@ -301,9 +336,16 @@ export class ClientConn implements UpstreamOwner {
     // One input object per connection, refilled per request (no object literal per request).
     const u = this.upIn;
     u.method = head.method;
-    u.target = head.target;
-    u.names = head.names;
-    u.values = head.values;
+    const x = this.x as Exchange | null; // set by exchange() above (TS keeps the earlier null narrowing)
+    if (x === null) {
+      u.target = head.target;
+      u.names = head.names;
+      u.values = head.values;
+    } else {
+      u.target = x.target;
+      u.names = x.names;
+      u.values = x.values;
+    }
     u.connectionTokens = head.connectionTokens;
     u.host = head.host;
     u.chunked = head.chunked;
@@ -319,6 +361,27 @@ export class ClientConn implements UpstreamOwner {
       (this.up as UpstreamConn).socket.write(this.upHead, 'latin1');
     }
     if (bodyStart >= end && this.reqDone) this.onRequestSent();
+  }
+
+  /** The connection's Exchange, reset for this request (middlewares, affinity). */
+  private exchange(head: RequestHead, route: CompiledRoute): Exchange {
+    const x = (this.xObj ??= new Exchange(this.view));
+    x.reset(head.target, head.names, head.values, this.clientIp, route.name);
+    this.x = x;
+    return x;
+  }
+
+  /** Response phase of the route's middlewares and the pool's affinity; the client head gets their fields. */
+  private responseHooks(x: Exchange, head: ResponseHead, c: ClientHeadInput): void {
+    x.startResponse(head.names, head.values);
+    const hooks = (this.route as HookedRoute).hooks;
+    const mws = hooks == null ? null : hooks.response;
+    if (mws !== null) for (let i = 0; i < mws.length; i++) mws[i].onResponse!(x);
+    const aff = (this.pool as PoolRuntime).affinity;
+    const ep = this.endpoint;
+    if (aff !== null && ep !== null) aff.onResponse(x, ep.index, this.pinned, this.honored, Date.now());
+    c.names = x.respNames;
+    c.values = x.respValues;
   }
 
   /** The upstream request head is due on an attached connection (joined with the first body bytes). */
@@ -370,13 +433,13 @@ export class ClientConn implements UpstreamOwner {
   }
 
   /** Answers the request with an error without contacting any endpoint; skips its body. */
-  private reject(status: number, code: ErrorCode, buf: Buffer, bodyStart: number, end: number): void {
+  private reject(status: number, code: ErrorCode, buf: Buffer, bodyStart: number, end: number, extraHead = ''): void {
     this.status = status;
     if (!this.reqDone) {
       // We do not read a body we are not going to forward: answer and close.
       this.keepAlive = false;
     }
-    this.respondError(status, code);
+    this.respondError(status, code, extraHead);
     this.finishStats(status);
     // Bytes after a body-less request are the next pipelined requests: keep them for endExchange.
     if (this.keepAlive && this.reqDone && bodyStart < end) this.stash(buf, bodyStart, end);
@@ -593,6 +656,7 @@ export class ClientConn implements UpstreamOwner {
     c.keepAlive = this.keepAlive;
     c.clientMinor = req.minor;
     c.upstreamMinor = head.minor;
+    if (this.x !== null) this.responseHooks(this.x, head, c);
     const clientHead = buildClientHead(c);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
@@ -870,9 +934,9 @@ export class ClientConn implements UpstreamOwner {
     this.pendingBytes = 0;
   }
 
-  private respondError(status: number, code: ErrorCode): void {
+  private respondError(status: number, code: ErrorCode, extraHead = ''): void {
     const req = this.req;
-    this.socket.write(errorResponse(status, code, this.keepAlive, req !== null && req.method === 'HEAD'), 'latin1');
+    this.socket.write(errorResponse(status, code, this.keepAlive, req !== null && req.method === 'HEAD', extraHead), 'latin1');
   }
 
   /** A protocol error from the client: answer (when possible) and close. */
@@ -928,6 +992,7 @@ export class ClientConn implements UpstreamOwner {
     this.route = null;
     this.pool = null;
     this.endpoint = null;
+    this.x = null;
     this.requestDeadline = 0;
     if (this.state === ST_CLOSED) return;
     if (!this.keepAlive || this.closing || (this.clientEnded && (this.buf === null || this.buf.length === 0))) {
@@ -968,6 +1033,13 @@ export class ClientConn implements UpstreamOwner {
     if (this.state === ST_HEAD && this.buf === null) this.closeConn();
   }
 
+}
+
+/** `Name: value\r\n` lines of a middleware's answer. */
+function fieldLines(names: readonly string[], values: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < names.length; i++) s += names[i] + ': ' + values[i] + '\r\n';
+  return s;
 }
 
 /** Open upstream connections of a pool (idle included), for `circuitBreakers.maxConnections`. */

@@ -18,6 +18,7 @@ import type { Metrics, RequestSeries } from '../../admin/metrics.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import { splitHostPort } from '../../runtime/pool.ts';
 import { registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../../runtime/listener.ts';
+import { attachRouteHooks } from '../middlewares/index.ts';
 
 export class HttpListener implements ListenerRuntime, ServiceListener {
   config: ListenerConfig;
@@ -43,6 +44,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     this.config = config;
     this.snapshot = httpSnapshot(snapshot);
     this.metrics = metrics;
+    attachRouteHooks(this.snapshot.router, config.name, metrics);
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
     this.server = createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (socket) => {
@@ -109,6 +111,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
     this.snapshot = httpSnapshot(snapshot);
+    attachRouteHooks(this.snapshot.router, config.name, this.metrics);
     // Cached metric children are keyed by the old routes and endpoints: drop them (the series
     // themselves live in Metrics by label and keep counting).
     this.series.clear();
