@@ -168,9 +168,10 @@ export class Tunnel implements UpstreamOwner {
   onClientClose(): void {
     this.clientClosed = true;
     if (this.state === T_DONE) return;
-    // Closing after Fulcrum's Close: the server gets until the linger deadline to close its side.
-    if (this.state === T_OPEN && !(this.clientEnded && this.upEnded)) {
-      this.markReason('error');
+    // Closing after Fulcrum's Close, a client that ended cleanly leaves the server until the
+    // linger deadline to close its side; any other close of the client cuts the server side too.
+    if (!this.clientEnded || (this.state === T_OPEN && !this.upEnded)) {
+      if (this.state === T_OPEN) this.markReason('error');
       if (!this.upClosed) this.destroyUp();
     }
     this.maybeFinish();
