@@ -226,3 +226,22 @@ test('circuitBreakers.maxRequests counts open WebSockets; a connect failure is r
     await be.close();
   }
 });
+
+test('a 101 switching to a protocol the request did not offer is refused with 502', { timeout: 60_000 }, async () => {
+  const srv = netServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n'));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  const f = await startFulcrum(simpleConfig([port], { pool: { retries: { attempts: 1 } } }));
+  try {
+    await assert.rejects(open(`ws://127.0.0.1:${f.port('web')}/`), (e: { status?: number }) => e.status === 502);
+    assert.equal(await metric(f, 'fulcrum_requests_total', 'code="502"'), 1);
+    assert.deepEqual(await inFlight(f), [0]);
+    assert.equal(await metric(f, 'fulcrum_websocket_connections_total'), NaN);
+  } finally {
+    await f.stop();
+    srv.close();
+  }
+});

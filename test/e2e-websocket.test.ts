@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { adminGet, simpleConfig, startFulcrum, waitUntil, type FulcrumProcess } from './helpers/fulcrum.ts';
+import { RawConn } from './helpers/backends.ts';
 
 interface WsBackend {
   name: string;
@@ -37,10 +38,12 @@ async function wsBackend(name: string, opts: { perMessageDeflate?: boolean; stat
     res.end('upgrade required');
   });
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: opts.perMessageDeflate ?? false, maxPayload: 8 * 1024 * 1024 });
+  const openSockets = new Set<import('node:stream').Duplex>();
   const b: WsBackend = {
     name, port: 0, address: '', wss, closes: [], upgrades: [], extensions: [],
     close: async () => {
       for (const c of wss.clients) c.terminate();
+      for (const so of openSockets) so.destroy();
       await new Promise<void>((r) => wss.close(() => r()));
       http.closeAllConnections();
       await new Promise<void>((r) => http.close(() => r()));
@@ -49,7 +52,10 @@ async function wsBackend(name: string, opts: { perMessageDeflate?: boolean; stat
   http.on('upgrade', (req, socket, head) => {
     b.upgrades.push(req.headers);
     if (opts.status !== undefined) {
-      socket.end(`HTTP/1.1 ${opts.status} Nope\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope\n`);
+      // Keep-alive answer on a socket nobody reads any more: reusing it would hang the next request.
+      socket.write(`HTTP/1.1 ${opts.status} Nope\r\nContent-Length: 5\r\n\r\nnope\n`);
+      socket.on('error', () => {});
+      openSockets.add(socket);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -287,7 +293,25 @@ test('a backend answering 400 or 404 to the upgrade: the client sees that status
   try {
     await assert.rejects(open(`ws://127.0.0.1:${f.port('web')}/x`), (e: { status?: number }) => e.status === 400);
     await assert.rejects(open(`ws://127.0.0.1:${f.port('web')}/nf`), (e: { status?: number }) => e.status === 404);
+    // A non-101 answer is a normal response: the client connection stays HTTP and serves the next request.
+    const c = await RawConn.open(f.port('web'));
+    try {
+      c.write('GET /nf HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      const r1 = await c.read();
+      assert.deepEqual([r1.status, r1.body.toString()], [404, 'nope\n']);
+      assert.equal(r1.headers.find(([n]) => n.toLowerCase() === 'upgrade'), undefined);
+      c.write('GET /nf/plain HTTP/1.1\r\nHost: h\r\n\r\n');
+      const r2 = await c.read();
+      assert.deepEqual([r2.status, r2.body.toString()], [426, 'upgrade required']);
+    } finally {
+      c.close();
+    }
     await eventually('nothing left in flight', async () => (await pool(f)).endpoints.every((e) => e.inFlight === 0));
+    const v = JSON.parse((await adminGet(f.adminPort, '/api/v1/pools')).body) as { pools: PoolView[] };
+    const q = v.pools.find((p) => (p as unknown as { name: string }).name === 'q')!;
+    // The upgrade attempts' fresh connections were closed, never pooled: only the plain request's is left.
+    assert.equal(b404.upgrades.length, 2);
+    assert.deepEqual(q.endpoints[0].connections, { open: 1, idle: 1 });
     assert.equal(await metric(f, 'fulcrum_websocket_connections_total', 'pool="p"'), NaN, 'no tunnel was opened');
   } finally {
     await f.stop();
