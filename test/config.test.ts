@@ -41,8 +41,9 @@ test('a minimal config gets every default', () => {
     shutdown: { gracePeriod: 30000 },
     listeners: [{
       name: 'web', protocol: 'http', listen: '127.0.0.1:8080', trustedProxies: [], xForwarded: true, via: false,
-      timeouts: { header: 10000, idle: 60000, request: 0, clientHello: 5000 },
+      timeouts: { header: 10000, idle: 60000, request: 0, tunnel: 3_600_000, clientHello: 5000 },
       limits: { requestLine: 8192, headerBytes: 32768, headerCount: 100 },
+      webSocket: { enabled: true, drainTimeout: 10000, otherUpgrades: [] },
       routes: [{ name: 'route-0', match: {}, targets: [{ pool: 'api', weight: 1 }] }],
       maxConnections: 10000, udp: { sessionTimeout: 30000, maxSessions: 10000 },
     }],

@@ -39,6 +39,33 @@ export class RequestSeries {
   }
 }
 
+/**
+ * Upgraded connections (WebSocket, and protocols from `webSocket.otherUpgrades`) of one
+ * (listener, pool, protocol): open now, opened in total, closed by reason. Plain counts updated at
+ * upgrade and close, rendered at scrape time like RequestSeries.
+ */
+export class TunnelSeries {
+  readonly labels: { listener: string; pool: string; protocol: string };
+  open = 0;
+  total = 0;
+  /** Closes by reason: `client`, `server` (that side closed first), `error`, `idle_timeout`, `drain`, `shutdown`, `forced`. */
+  readonly closed = new Map<string, number>();
+
+  constructor(listener: string, pool: string, protocol: string) {
+    this.labels = { listener, pool, protocol };
+  }
+
+  opened(): void {
+    this.open++;
+    this.total++;
+  }
+
+  closedFor(reason: string): void {
+    this.open--;
+    this.closed.set(reason, (this.closed.get(reason) ?? 0) + 1);
+  }
+}
+
 type MetricValue = { value: number; labels: Record<string, string | number>; metricName?: string };
 
 export class Metrics {
@@ -57,6 +84,8 @@ export class Metrics {
   /** Requests answered 429 by a route's rate limit, by listener and route. */
   readonly rateLimited: Counter<'listener' | 'route'>;
   private pools: () => Iterable<PoolRuntime> = () => [];
+  /** Upgraded-connection series by label key (kept across reloads). */
+  private readonly tunnels = new Map<string, TunnelSeries>();
 
   constructor() {
     const registers = [this.registry];
@@ -230,6 +259,34 @@ export class Metrics {
         return { name: 'fulcrum_circuit_breaker_rejects_total', type: 'counter', aggregator: 'sum', values, help: 'Requests answered 503 FULCRUM_E_CIRCUIT_OPEN, by pool and breaker (requests, pending, connections).' };
       },
     } as never);
+    const tunnels = this.tunnels;
+    this.registry.registerMetric({
+      name: 'fulcrum_websocket_connections',
+      get: async () => ({
+        name: 'fulcrum_websocket_connections', type: 'gauge', aggregator: 'sum',
+        values: [...tunnels.values()].map((t) => ({ value: t.open, labels: t.labels })),
+        help: 'Upgraded connections (WebSocket; protocol label for webSocket.otherUpgrades) open now, by listener and pool.',
+      }),
+    } as never);
+    this.registry.registerMetric({
+      name: 'fulcrum_websocket_connections_total',
+      get: async () => ({
+        name: 'fulcrum_websocket_connections_total', type: 'counter', aggregator: 'sum',
+        values: [...tunnels.values()].map((t) => ({ value: t.total, labels: t.labels })),
+        help: 'Upgraded connections established (backend answered 101), by listener and pool.',
+      }),
+    } as never);
+    this.registry.registerMetric({
+      name: 'fulcrum_websocket_closed_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const t of tunnels.values()) for (const [reason, n] of t.closed) values.push({ value: n, labels: { ...t.labels, reason } });
+        return {
+          name: 'fulcrum_websocket_closed_total', type: 'counter', aggregator: 'sum', values,
+          help: 'Upgraded connections closed, by reason: client or server (that side closed first), error, idle_timeout, drain (server drained: 1001), shutdown (1001), forced (no frame boundary in time: TCP closed).',
+        };
+      },
+    } as never);
     collectDefaultMetrics({ register: this.registry, prefix: 'fulcrum_' });
   }
 
@@ -242,6 +299,17 @@ export class Metrics {
       this.series.set(key, s);
     }
     return s;
+  }
+
+  /** The upgraded-connection series for these labels (created on first use). */
+  tunnelSeries(listener: string, pool: string, protocol: string): TunnelSeries {
+    const key = listener + '\0' + pool + '\0' + protocol;
+    let t = this.tunnels.get(key);
+    if (t === undefined) {
+      t = new TunnelSeries(listener, pool, protocol);
+      this.tunnels.set(key, t);
+    }
+    return t;
   }
 
   /** Tells the gauges where the live pools are (the runtime swaps snapshots). */

@@ -293,6 +293,7 @@ const ListenerTimeouts = z.strictObject({
   header: Duration.prefault('10s').describe('Time allowed to receive a complete request head, from the first byte of the request (and for an idle keep-alive connection, from the end of the previous response); 408 when exceeded.'),
   idle: Duration.prefault('60s').describe('Time a client keep-alive connection may stay idle between requests before it is closed.'),
   request: Duration.prefault(0).describe('Limit on the whole request, from the first byte to the end of the response; 0 = no limit.'),
+  tunnel: Duration.prefault('1h').describe('`http`: an upgraded connection (WebSocket, or another protocol allowed by `webSocket.otherUpgrades`) that passes no byte in either direction for this long is closed (HAProxy `timeout tunnel`). 0 = no limit.'),
   clientHello: Duration.prefault('5s').describe('`tls-passthrough`, and listeners accepting the PROXY protocol: time allowed for the ClientHello (and the PROXY header) to arrive; the connection is closed when exceeded.'),
 }).describe('Client-side timeouts of the listener. For `tcp` and `tls-passthrough` listeners `idle` is the time a proxied connection may pass no byte in either direction before both sides are closed.');
 
@@ -301,6 +302,13 @@ const ListenerLimits = z.strictObject({
   headerBytes: count(32768, 1).describe('Maximum size of the header section in bytes; larger gets 431.'),
   headerCount: count(100, 1).describe('Maximum number of header fields; more gets 431.'),
 }).describe('Size limits on the request head (RFC 9112).');
+
+const WebSocketOptions = z.strictObject({
+  enabled: z.boolean().default(true).describe('Pass WebSocket upgrades (RFC 6455: `Connection: upgrade` + `Upgrade: websocket`) to the backend and tunnel the connection after its `101 Switching Protocols`. `false`: the Upgrade header is removed and the request goes on as plain HTTP.'),
+  drainTimeout: Duration.prefault('10s').describe('When the listener shuts down, or the tunnel\'s server is drained or removed by a reload, open WebSockets are closed this long afterwards with a Close frame 1001 (Going Away) to both peers. Keep it below `shutdown.gracePeriod`.'),
+  otherUpgrades: z.array(token('an Upgrade protocol name')).default([]).transform((a) => a.map((t) => t.toLowerCase()))
+    .describe('Upgrade protocol names besides `websocket` passed to the backend (e.g. `h2c`, a custom protocol); after a 101 they are tunnelled as opaque bytes (closed with a TCP FIN at the drain deadline). Default none: the Upgrade header is removed and the request goes on as plain HTTP.'),
+}).describe('`http`: HTTP/1.1 Upgrade to WebSocket (and optionally other protocols), tunnelled after the backend\'s 101.');
 
 const SniRoute = z.strictObject({
   serverNames: HostList.describe('Server names (SNI) taking this route: exact names, or `*.example.com` for any sub-domain. Case-insensitive. Output: lowercased list.'),
@@ -325,6 +333,7 @@ const ListenerSchema = z.strictObject({
   via: z.boolean().default(false).describe('Add `Via: 1.1 fulcrum` to proxied requests and responses (RFC 9110 §7.6.3).'),
   timeouts: ListenerTimeouts.prefault({}),
   limits: ListenerLimits.prefault({}),
+  webSocket: WebSocketOptions.prefault({}),
   routes: z.array(RouteSchema).min(1)
     .describe('`http`: ordered list of routes; the first route whose `match` holds takes the request (404 when none does). Required for `http`, not allowed for other protocols.')
     .transform((rs) => rs.map((r, i) => ({ ...r, name: r.name ?? `route-${i}` })))

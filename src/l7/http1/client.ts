@@ -25,11 +25,14 @@ import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
 import { Exchange } from '../middlewares/exchange.ts';
 import type { HookedRoute } from '../middlewares/index.ts';
+import { Tunnel } from '../websocket/tunnel.ts';
+import { acceptedUpgrade, upgradeToForward, upgradeValue } from '../websocket/upgrade.ts';
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
 const ST_EXCHANGE = 2; // upstream attached: request going up and/or response coming back
 const ST_CLOSED = 3;
+const ST_TUNNEL = 4; // switched protocols (101): the socket belongs to `tunnel` (../websocket/tunnel.ts)
 
 const BODY_NONE = 0;
 const BODY_LENGTH = 1;
@@ -106,6 +109,10 @@ export class ClientConn implements UpstreamOwner {
   /** performance.now() when the response head arrived (0 before). */
   private headerAt = 0;
   private keepAlive = true;
+  /** Upgrade value passed to the endpoint for the current request (../websocket/upgrade.ts), or null. */
+  private upgrade: string | null = null;
+  /** Set once the connection switched protocols. */
+  private tunnel: Tunnel | null = null;
 
   // Current response
   private resp: ResponseHead | null = null;
@@ -140,11 +147,11 @@ export class ClientConn implements UpstreamOwner {
     this.upIn = {
       method: '', target: '', names: [], values: [], connectionTokens: null, host: null, chunked: false,
       clientIp: this.clientIp, clientNode: this.clientNode, trusted: this.trusted, xForwarded: cfg.xForwarded,
-      proto: listener.proto, clientMinor: 1, via: cfg.via, endpointAddress: '',
+      proto: listener.proto, clientMinor: 1, via: cfg.via, endpointAddress: '', upgrade: null,
     };
     this.clientIn = {
       status: 0, reason: '', names: [], values: [], connectionTokens: null, framing: FRAME_NONE,
-      keepAlive: true, clientMinor: 1, via: cfg.via, upstreamMinor: 1,
+      keepAlive: true, clientMinor: 1, via: cfg.via, upstreamMinor: 1, upgrade: null,
     };
     socket.setNoDelay(true);
     socket.on('data', this.onData);
@@ -183,6 +190,11 @@ export class ClientConn implements UpstreamOwner {
   };
 
   private readonly onClose = (): void => {
+    const t = this.tunnel;
+    if (t !== null) {
+      t.onClientClose(); // tunnelDone() forgets the connection once the upstream side is closed too
+      return;
+    }
     if (this.state !== ST_HEAD && this.state !== ST_CLOSED && (this.endpoint !== null || this.holdsActive)) {
       this.finishStats(499);
     }
@@ -275,6 +287,7 @@ export class ClientConn implements UpstreamOwner {
       this.reqDone = true;
     }
     this.state = ST_CONNECT;
+    this.upgrade = head.upgrade ? upgradeToForward(head, listener.config.webSocket) : null;
 
     const snap = listener.snapshot;
     this.view.reset(head, this.clientIp);
@@ -350,6 +363,7 @@ export class ClientConn implements UpstreamOwner {
     u.host = head.host;
     u.chunked = head.chunked;
     u.clientMinor = head.minor;
+    u.upgrade = this.upgrade;
     if (!this.startAttempt(ep)) return;
     if (bodyStart < end) {
       if (this.reqDone) this.stash(buf, bodyStart, end);
@@ -393,7 +407,7 @@ export class ClientConn implements UpstreamOwner {
    */
   private startAttempt(ep: Endpoint): boolean {
     const pool = this.pool as PoolRuntime;
-    const idle = takeIdle(ep);
+    const idle = this.upgrade === null ? takeIdle(ep) : null; // an upgrade gets a fresh connection
     if (idle === null) {
       const cb = pool.config.circuitBreakers;
       const breaker = pool.pending >= cb.maxPending ? 'pending' : openConnections(pool) >= cb.maxConnections ? 'connections' : '';
@@ -416,7 +430,7 @@ export class ClientConn implements UpstreamOwner {
       this.state = ST_EXCHANGE;
       this.upHeadOut = true; // written with the first body bytes (startRequest), or by writeUpHead
     } else {
-      this.up = new UpstreamConn(ep, this);
+      this.up = new UpstreamConn(ep, this, this.upgrade !== null);
       this.state = ST_CONNECT;
       pool.pending++;
       this.holdsPending = true;
@@ -592,7 +606,8 @@ export class ClientConn implements UpstreamOwner {
       }
       if (head.status >= 100 && head.status < 200) {
         if (head.status === 101) {
-          this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE');
+          if (this.upgrade !== null) this.switchProtocols(head, buf);
+          else this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE');
           return;
         }
         // Interim response: relay to HTTP/1.1 clients, keep reading the final one.
@@ -656,7 +671,6 @@ export class ClientConn implements UpstreamOwner {
     c.keepAlive = this.keepAlive;
     c.clientMinor = req.minor;
     c.upstreamMinor = head.minor;
-    if (this.x !== null) this.responseHooks(this.x, head, c);
     const clientHead = buildClientHead(c);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
@@ -780,6 +794,10 @@ export class ClientConn implements UpstreamOwner {
 
   /** Called by the sweeper when `deadline` or `requestDeadline` has passed. */
   onDeadline(now: number): void {
+    if (this.tunnel !== null) {
+      this.tunnel.onDeadline(now);
+      return;
+    }
     if (this.state === ST_CLOSED) {
       if (this.deadline !== 0 && now >= this.deadline) this.socket.destroy(); // linger over
       return;
@@ -965,7 +983,7 @@ export class ClientConn implements UpstreamOwner {
     this.up = null;
     if (up !== null) {
       const resp = this.resp as ResponseHead;
-      if (clean && this.reqDone && resp.keepAlive && this.respMode !== BODY_CLOSE) {
+      if (clean && this.reqDone && resp.keepAlive && this.respMode !== BODY_CLOSE && this.upgrade === null) {
         up.release(this.pool!.config.keepAlive.maxIdle, Date.now());
       } else up.destroy();
     }
@@ -1030,7 +1048,92 @@ export class ClientConn implements UpstreamOwner {
   /** Graceful shutdown: close now if idle, else after the current exchange. */
   shutdown(): void {
     this.closing = true;
+    if (this.tunnel !== null) {
+      this.tunnel.shutdown(Date.now());
+      return;
+    }
     if (this.state === ST_HEAD && this.buf === null) this.closeConn();
+  }
+
+  // ---------------------------------------------------------------- switched protocols (101)
+
+  /**
+   * The endpoint answered an upgrade request with 101 (RFC 9110 §15.2.2): relay the 101 head and
+   * hand both sockets to a Tunnel (../websocket/tunnel.ts), which keeps this exchange's hold on the
+   * endpoint's in-flight count and the pool's `active` count. A 101 naming a protocol the request
+   * did not offer gets 502. `buf` may be the upstream's shared read buffer (the tunnel copies).
+   */
+  private switchProtocols(head: ResponseHead, buf: Buffer): void {
+    const proto = acceptedUpgrade(head, this.upgrade as string);
+    if (proto === null) {
+      this.upstreamFailed(502, 'FULCRUM_E_UPSTREAM_BAD_RESPONSE');
+      return;
+    }
+    this.recordOutcome('success', '');
+    const up = this.up as UpstreamConn;
+    const ep = this.endpoint as Endpoint;
+    const pool = this.pool as PoolRuntime;
+    const t = performance.now();
+    const c = this.clientIn;
+    c.status = 101;
+    c.reason = head.reason;
+    c.names = head.names;
+    c.values = head.values;
+    c.connectionTokens = head.connectionTokens;
+    c.framing = FRAME_NONE;
+    c.clientMinor = 1;
+    c.upstreamMinor = head.minor;
+    c.upgrade = upgradeValue(head);
+    // The 101 is the upgrade's response: response header rules and the sticky cookie apply to it.
+    if (this.x !== null) this.responseHooks(this.x, head, c);
+    const clientHead = buildClientHead(c);
+    c.upgrade = null;
+    this.socket.write(clientHead, 'latin1');
+    this.releasePending();
+    this.listener.record(this.route, pool, ep, 101, t - this.startedAt);
+    // The connection is no longer HTTP: its listeners, buffers and deadlines pass to the tunnel.
+    const early = this.buf;
+    this.buf = null;
+    this.state = ST_TUNNEL;
+    this.deadline = 0;
+    this.requestDeadline = 0;
+    this.endpoint = null;
+    this.holdsActive = false;
+    this.up = null;
+    this.req = null;
+    this.resp = null;
+    this.respBuf = null;
+    this.route = null;
+    this.pool = null;
+    this.paused = false;
+    const s = this.socket;
+    s.off('data', this.onData);
+    s.off('end', this.onEnd);
+    s.off('drain', this.onDrain);
+    const cfg = this.listener.config;
+    const tunnel = new Tunnel(this, up, {
+      endpoint: ep, pool, handshakeMs: t - this.attemptAt, websocket: proto === 'websocket',
+      idleMs: cfg.timeouts.tunnel, drainMs: cfg.webSocket.drainTimeout,
+      series: this.listener.metrics?.tunnelSeries(cfg.name, pool.name, proto) ?? null,
+    }, early, buf.subarray(head.headEnd));
+    this.tunnel = tunnel;
+    if (this.clientEnded) tunnel.endFromClient();
+    if (this.closing) tunnel.shutdown(Date.now());
+    else tunnel.checkDrain(Date.now(), this.listener.snapshot.pools);
+  }
+
+  /** The tunnel is over (both sockets closed): forget the connection. */
+  tunnelDone(): void {
+    this.state = ST_CLOSED;
+    this.deadline = 0;
+    this.requestDeadline = 0;
+    this.listener.conns.delete(this);
+    this.listener.onConnClosed();
+  }
+
+  /** After a reload (HttpListener.update): a tunnel checks whether its server was drained or removed. */
+  onReload(): void {
+    if (this.tunnel !== null) this.tunnel.checkDrain(Date.now(), this.listener.snapshot.pools);
   }
 
 }

@@ -6,6 +6,7 @@ import type { Router, CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { ClientConn } from './client.ts';
 import type { ErrorCode } from '../../core/errors.ts';
+import type { Metrics } from '../../admin/metrics.ts';
 
 /** The part of the runtime snapshot a listener reads once per request. */
 export interface ListenerSnapshot {
@@ -25,4 +26,6 @@ export interface ListenerRuntime {
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void;
   onProtocolError(code: ErrorCode): void;
   onConnClosed(): void;
+  /** The process's metrics (upgraded-connection series); absent in stand-alone uses. */
+  readonly metrics?: Metrics;
 }

@@ -38,6 +38,11 @@ export interface UpstreamHeadInput {
   via: boolean;
   /** Used as Host when the client sent none (HTTP/1.0). */
   endpointAddress: string;
+  /**
+   * An Upgrade passed on (RFC 9110 §7.8; ../websocket/upgrade.ts): its value, sent with
+   * `Connection: upgrade`. Null or absent: Connection and Upgrade stay removed (hop-by-hop).
+   */
+  upgrade?: string | null;
 }
 
 /**
@@ -103,6 +108,7 @@ export function buildUpstreamHead(r: UpstreamHeadInput): string {
   }
   if (r.via) head += 'Via: ' + (via === null ? '' : via + ', ') + '1.' + r.clientMinor + ' fulcrum\r\n';
   if (r.chunked) head += 'Transfer-Encoding: chunked\r\n';
+  if (r.upgrade != null) head += 'Connection: upgrade\r\nUpgrade: ' + r.upgrade + '\r\n';
   return head + '\r\n';
 }
 
@@ -123,9 +129,11 @@ export interface ClientHeadInput {
   clientMinor: number;
   via: boolean;
   upstreamMinor: number;
+  /** A 101 switching to this Upgrade value: `Connection: upgrade` + `Upgrade` instead of keep-alive fields. */
+  upgrade?: string | null;
 }
 
-const REASONS: Record<number, string> = { 200: 'OK', 204: 'No Content', 304: 'Not Modified', 404: 'Not Found' };
+const REASONS: Record<number, string> = { 101: 'Switching Protocols', 200: 'OK', 204: 'No Content', 304: 'Not Modified', 404: 'Not Found' };
 
 /** The response head for the client (HTTP/1.1 status line; Connection set for this hop). */
 export function buildClientHead(r: ClientHeadInput): string {
@@ -150,7 +158,8 @@ export function buildClientHead(r: ClientHeadInput): string {
   }
   if (r.via) head += 'Via: ' + (via === null ? '' : via + ', ') + '1.' + r.upstreamMinor + ' fulcrum\r\n';
   if (r.framing === FRAME_CHUNKED || r.framing === FRAME_RECHUNK) head += 'Transfer-Encoding: chunked\r\n';
-  if (!r.keepAlive) head += 'Connection: close\r\n';
+  if (r.upgrade != null) head += 'Connection: upgrade\r\nUpgrade: ' + r.upgrade + '\r\n';
+  else if (!r.keepAlive) head += 'Connection: close\r\n';
   else if (r.clientMinor === 0) head += 'Connection: keep-alive\r\n';
   return head + '\r\n';
 }

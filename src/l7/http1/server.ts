@@ -29,7 +29,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
   draining = false;
   snapshot: ListenerSnapshot;
   readonly server: Server;
-  private readonly metrics: Metrics;
+  readonly metrics: Metrics;
   /** route → endpoint → cached metric children (endpoint null: answered by Fulcrum itself). */
   private readonly series = new Map<CompiledRoute | null, Map<Endpoint | PoolRuntime | null, RequestSeries>>();
   private onIdle: (() => void) | null = null;
@@ -115,6 +115,8 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     // Cached metric children are keyed by the old routes and endpoints: drop them (the series
     // themselves live in Metrics by label and keep counting).
     this.series.clear();
+    // Upgraded tunnels whose server this reload drained or removed get their close deadline.
+    for (const c of this.conns) c.onReload();
   }
 
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void {

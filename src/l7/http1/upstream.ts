@@ -49,7 +49,8 @@ export class UpstreamConn {
   /** When the connection went idle (ms, Date.now), for the idle sweeper. */
   idleSince = 0;
 
-  constructor(endpoint: Endpoint, owner: UpstreamOwner) {
+  /** `halfOpen`: keep our write side open after the endpoint's FIN (upgraded tunnels relay half-closes). */
+  constructor(endpoint: Endpoint, owner: UpstreamOwner, halfOpen = false) {
     // A retry after a reload may still name the old incarnation: count against the newest one.
     if (endpoint.next !== null) endpoint = endpoint.latest();
     this.endpoint = endpoint;
@@ -57,7 +58,7 @@ export class UpstreamConn {
     endpoint.open++;
     // Reads land in one shared buffer (no allocation per read); the owner copies what it keeps.
     const socket = connect({
-      host: endpoint.host, port: endpoint.port, noDelay: true,
+      host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: halfOpen,
       onread: { buffer: READ_BUFFER, callback: this.onRead },
     });
     this.socket = socket;
