@@ -23,6 +23,11 @@ import { RequestViewImpl } from './request-view.ts';
 import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
+import { h2Handler } from '../h2-hook.ts';
+import type { HttpListener } from './server.ts';
+
+/** The HTTP/2 connection preface (RFC 9113 §3.4): prior-knowledge h2c starts with it. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -202,7 +207,36 @@ export class ClientConn implements UpstreamOwner {
     } else {
       buf = Buffer.concat([this.buf, chunk]);
     }
+    if (this.first && buf[0] === 0x50 && this.h2Preface(buf)) return;
     this.parseHead(buf);
+  }
+
+  /** No request has started on this connection yet (only the first bytes may be the HTTP/2 preface). */
+  private first = true;
+
+  /**
+   * Prior-knowledge h2c (RFC 9113 §3.3): a connection that opens with the HTTP/2 preface is handed,
+   * with the bytes read so far, to the HTTP/2 server (h2-hook.ts). Returns false when `buf` is not
+   * (the start of) the preface or HTTP/2 is off; then the HTTP/1.1 parser answers it.
+   */
+  private h2Preface(buf: Buffer): boolean {
+    const n = Math.min(buf.length, H2_PREFACE.length);
+    if (buf.compare(H2_PREFACE, 0, n, 0, n) !== 0) return false;
+    const h2 = h2Handler();
+    if (h2 === null || !this.listener.config.http2.enabled) return false;
+    if (n < H2_PREFACE.length) {
+      this.buf = buf; // wait for the rest of the preface (header deadline applies)
+      return true;
+    }
+    const s = this.socket;
+    s.pause();
+    s.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose).off('drain', this.onDrain);
+    this.state = ST_CLOSED;
+    this.deadline = 0;
+    this.buf = null;
+    this.listener.conns.delete(this);
+    h2(s, this.listener as HttpListener, buf);
+    return true;
   }
 
   /** Set while the connection waits for the next request on keep-alive (idle timeout applies). */
@@ -229,6 +263,7 @@ export class ClientConn implements UpstreamOwner {
   private startRequest(head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
     const listener = this.listener;
     const now = Date.now();
+    this.first = false;
     this.req = head;
     this.startedAt = performance.now();
     this.headerAt = 0;
