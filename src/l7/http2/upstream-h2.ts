@@ -182,6 +182,9 @@ export class H2Attempt implements Attempt {
   private readonly onEnd = (): void => {
     if (this.done) return;
     if (!this.headSeen) return; // ended without a response head: reported by onClose as a reset
+    // A reset also ends the readable side: that is not a complete response (onClose reports it).
+    const code = this.stream.rstCode;
+    if (code !== undefined && code !== 0) return;
     this.done = true;
     this.owner.onUpEnd(this.trailers);
   };
