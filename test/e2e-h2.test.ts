@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
+import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { connect as h2connect, createServer as createH2Server, constants, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
 import { adminGet, simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { startHttpBackend, type HttpBackend } from './helpers/backends.ts';
@@ -272,5 +272,49 @@ describe('h2c in, HTTP/2 upstream (node:http2 backends)', () => {
     const deadline = Date.now() + 5000;
     while (cancelled === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.equal(cancelled, before + 1);
+  });
+});
+
+/** Writes `pieces` to the port (pausing `gapMs` between them); resolves with what came back within `ms`. */
+function rawExchange(port: number, pieces: Buffer[], gapMs: number, ms: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = netConnect({ host: '127.0.0.1', port }, async () => {
+      for (const p of pieces) {
+        s.write(p);
+        await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('error', () => {});
+    const done = () => { clearTimeout(t); s.destroy(); resolve(Buffer.concat(chunks)); };
+    const t = setTimeout(done, ms);
+    s.on('close', done);
+  });
+}
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
+describe('the preface hand-off', () => {
+  let on: FulcrumProcess;
+  let off: FulcrumProcess;
+  before(async () => {
+    const b = await idBackend('p', new Map());
+    on = await startFulcrum(simpleConfig([b.port]));
+    open.push(on);
+    off = await startFulcrum(simpleConfig([b.port], { listener: { http2: { enabled: false } } }));
+    open.push(off);
+  });
+
+  it('a preface split over three writes is still recognised (the server answers with SETTINGS)', async () => {
+    const out = await rawExchange(on.port('web'), [PREFACE.subarray(0, 3), PREFACE.subarray(3, 16), Buffer.concat([PREFACE.subarray(16), EMPTY_SETTINGS])], 50, 1500);
+    assert.ok(out.length >= 9, 'some frame came back');
+    assert.equal(out[3], 4, 'the first frame is SETTINGS');
+  });
+
+  it('http2.enabled: false → the preface is a bad HTTP/1.1 request (400 FULCRUM_E_BAD_REQUEST)', async () => {
+    const out = await rawExchange(off.port('web'), [Buffer.concat([PREFACE, EMPTY_SETTINGS])], 10, 3000);
+    assert.match(out.toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n[^]*X-Fulcrum-Error: FULCRUM_E_BAD_REQUEST\r\n/);
   });
 });

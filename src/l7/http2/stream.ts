@@ -263,8 +263,8 @@ export class H2Exchange implements AttemptOwner {
       return;
     }
     // A keep-alive connection the endpoint had closed, or a stream refused unprocessed (RFC 9113
-    // §8.7): try once more on the same endpoint when nothing of the body has gone out.
-    if ((reused || rstCode === NGHTTP2_REFUSED_STREAM) && !this.retriedSame && !this.bodyTouched &&
+    // §8.7): try once more on the same endpoint when the body, if any, was kept for a replay.
+    if ((reused || rstCode === NGHTTP2_REFUSED_STREAM) && !this.retriedSame && (!this.bodyTouched || this.replay !== null) &&
         (rstCode === NGHTTP2_REFUSED_STREAM || IDEMPOTENT.has(this.view.method))) {
       this.retriedSame = true;
       this.endAttempt(false);

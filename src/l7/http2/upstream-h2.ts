@@ -98,7 +98,7 @@ class UpSession {
   }
 
   streamStarted(a: H2Attempt): void {
-    this.streams++;
+    if (this.streams++ === 0) this.session.ref();
     if (this.idleTimer !== null) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
@@ -109,6 +109,7 @@ class UpSession {
   streamEnded(a: H2Attempt): void {
     this.streams--;
     this.waiting.delete(a);
+    if (this.streams === 0) this.session.unref(); // an idle session does not keep the process up (shutdown)
     if (this.streams === 0 && this.usable()) {
       this.idleTimer = setTimeout(this.onIdle, this.ep.pool.config.keepAlive.idleTimeout);
       this.idleTimer.unref();
@@ -232,9 +233,3 @@ export class H2Attempt implements Attempt {
 }
 
 function ignore(): void {}
-
-/** Closes every upstream HTTP/2 session (shutdown). */
-export function closeUpstreamSessions(): void {
-  for (const s of sessions.values()) s.session.close();
-  sessions.clear();
-}
