@@ -204,6 +204,7 @@ describe('h2c in, HTTP/2 upstream (node:http2 backends)', () => {
   let streams = 0;
   let sessions = 0;
   let cancelled = 0;
+  let refused = 0;
   before(async () => {
     srv = createH2Server();
     srv.on('session', () => { sessions++; });
@@ -219,6 +220,12 @@ describe('h2c in, HTTP/2 upstream (node:http2 backends)', () => {
         st.respond({ ':status': 200 });
         st.write('partial');
         setTimeout(() => st.destroy(new Error('backend gives up')), 50); // RST_STREAM INTERNAL_ERROR
+      } else if (path === '/refuse-once') {
+        if (refused++ === 0) st.close(constants.NGHTTP2_REFUSED_STREAM);
+        else {
+          st.respond({ ':status': 200 });
+          st.end(`second try ${refused}`);
+        }
       } else if (path === '/hang') {
         st.on('close', () => { if (st.rstCode === constants.NGHTTP2_CANCEL) cancelled++; });
       } else {
@@ -259,6 +266,13 @@ describe('h2c in, HTTP/2 upstream (node:http2 backends)', () => {
     assert.equal(r.headers[':status'], 200);
     assert.equal(r.body.toString(), 'partial');
     assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
+  });
+
+  it('a stream the endpoint refuses (REFUSED_STREAM, unprocessed) is tried again on it, with its body', async () => {
+    const s = await session(f.port('web'));
+    const r = await h2req(s, { ':method': 'POST', ':path': '/refuse-once' }, Buffer.from('payload'));
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.body.toString(), 'second try 2');
   });
 
   it('a client reset is passed upstream as RST_STREAM CANCEL', async () => {

@@ -113,7 +113,10 @@ export class H2Exchange implements AttemptOwner {
     this.holdsActive = true;
     const now = Date.now();
     pool.health.budget.onRequest(now);
-    if (!this.reqDone && pool.config.retries.attempts > 1 && pool.config.retries.bufferBody > 0) this.replay = [];
+    // The body is kept (up to bufferBody) for retries, and over HTTP/2 upstreams also for the one
+    // retry of a stream the server refused unprocessed (REFUSED_STREAM, GOAWAY races).
+    const rc = pool.config;
+    if (!this.reqDone && rc.retries.bufferBody > 0 && (rc.retries.attempts > 1 || rc.upstreamProtocol === 'http2')) this.replay = [];
     const rt = listener.config.timeouts.request;
     if (rt > 0) this.requestTimer = setTimeout(this.onRequestTimeout, rt);
     this.startAttempt(ep);
@@ -267,9 +270,10 @@ export class H2Exchange implements AttemptOwner {
     if ((reused || rstCode === NGHTTP2_REFUSED_STREAM) && !this.retriedSame && (!this.bodyTouched || this.replay !== null) &&
         (rstCode === NGHTTP2_REFUSED_STREAM || IDEMPOTENT.has(this.view.method))) {
       this.retriedSame = true;
+      const ep = this.endpoint as Endpoint;
       this.endAttempt(false);
       up?.cancel();
-      this.startAttempt(this.endpoint as Endpoint);
+      this.startAttempt(ep);
       return;
     }
     this.attemptFailed(502, 'FULCRUM_E_UPSTREAM_RESET', 'reset', detail);

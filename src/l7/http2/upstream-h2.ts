@@ -142,9 +142,19 @@ export class H2Attempt implements Attempt {
   constructor(ep: Endpoint, headers: OutgoingHttpHeaders, endStream: boolean, owner: AttemptOwner, via: boolean) {
     this.owner = owner;
     this.via = via;
-    const up = sessionFor(ep);
+    let up = sessionFor(ep);
+    let stream: ClientHttp2Stream;
+    try {
+      stream = up.session.request(headers, { endStream });
+    } catch {
+      // The session went away between our check and the request (GOAWAY not yet seen): one fresh
+      // session; a second failure is the request's own (a header node:http2 refuses).
+      up.forget();
+      up = sessionFor(ep);
+      stream = up.session.request(headers, { endStream });
+    }
     this.up = up;
-    this.stream = up.session.request(headers, { endStream });
+    this.stream = stream;
     up.streamStarted(this);
     const s = this.stream;
     s.on('response', this.onResponse);
