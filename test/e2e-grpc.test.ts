@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { simpleConfig, startFulcrum, waitUntil, type FulcrumProcess } from './helpers/fulcrum.ts';
 
+/** The machine may be busy with other suites: allow Fulcrum 30 s to start. */
+const SLOW_START = { startTimeoutMs: 30_000 };
+
 const ident = (b: Buffer): Buffer => b;
 function method(name: string, requestStream: boolean, responseStream: boolean) {
   return {
@@ -118,7 +121,7 @@ describe('gRPC through Fulcrum (h2c in, HTTP/2 upstream)', () => {
   before(async () => {
     a = await startBackend('a');
     b = await startBackend('b');
-    f = await startFulcrum(simpleConfig([a.port, b.port], { pool: { upstreamProtocol: 'http2', retries: { attempts: 1 } } }));
+    f = await startFulcrum(simpleConfig([a.port, b.port], { pool: { upstreamProtocol: 'http2', retries: { attempts: 1 } } }), SLOW_START);
     client = new EchoClient(`127.0.0.1:${f.port('web')}`, grpc.credentials.createInsecure()) as Client;
   });
 

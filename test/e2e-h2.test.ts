@@ -10,6 +10,9 @@ import { connect as h2connect, createServer as createH2Server, constants, type C
 import { adminGet, simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { startHttpBackend, type HttpBackend } from './helpers/backends.ts';
 
+/** The machine may be busy with other suites: allow Fulcrum 30 s to start. */
+const SLOW_START = { startTimeoutMs: 30_000 };
+
 const STRICT = process.env.FULCRUM_TEST_STRICT === '1';
 const HAVE_CURL = spawnSync('curl', ['--version']).status === 0;
 const HAVE_H2LOAD = spawnSync('h2load', ['--version']).status === 0;
@@ -99,7 +102,7 @@ describe('h2c with prior knowledge, HTTP/1.1 upstream', () => {
   before(async () => {
     a = await idBackend('a', counts);
     b = await idBackend('b', counts);
-    f = await startFulcrum(simpleConfig([a.port, b.port]));
+    f = await startFulcrum(simpleConfig([a.port, b.port]), SLOW_START);
     open.push(f);
   });
 
@@ -170,7 +173,7 @@ describe('h2c: error codes and retries as on the HTTP/1.1 path', () => {
         { name: 'dead', servers: [{ address: `127.0.0.1:${dead}` }], retries: { attempts: 1 } },
         { name: 'retry', algorithm: 'round-robin', servers: [{ address: `127.0.0.1:${dead}` }, { address: live.address }], outlierDetection: { enabled: false } },
       ],
-    });
+    }, SLOW_START);
     open.push(f);
   });
 
@@ -236,7 +239,7 @@ describe('h2c in, HTTP/2 upstream (node:http2 backends)', () => {
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     open.push({ close: () => new Promise<void>((r) => srv.close(() => r())) });
     const port = (srv.address() as { port: number }).port;
-    f = await startFulcrum(simpleConfig([port], { pool: { upstreamProtocol: 'http2', retries: { attempts: 1 } } }));
+    f = await startFulcrum(simpleConfig([port], { pool: { upstreamProtocol: 'http2', retries: { attempts: 1 } } }), SLOW_START);
     open.push(f);
   });
 
@@ -315,9 +318,9 @@ describe('the preface hand-off', () => {
   let off: FulcrumProcess;
   before(async () => {
     const b = await idBackend('p', new Map());
-    on = await startFulcrum(simpleConfig([b.port]));
+    on = await startFulcrum(simpleConfig([b.port]), SLOW_START);
     open.push(on);
-    off = await startFulcrum(simpleConfig([b.port], { listener: { http2: { enabled: false } } }));
+    off = await startFulcrum(simpleConfig([b.port], { listener: { http2: { enabled: false } } }), SLOW_START);
     open.push(off);
   });
 

@@ -88,7 +88,7 @@ export class H2Conn implements ClientConnection {
       this.resets = 0;
     }
     if (++this.resets <= h.maxResets) return;
-    this.listener.onProtocolError('FULCRUM_E_H2_RAPID_RESET');
+    this.listener.onProtocolError('FULCRUM_E_RAPID_RESET');
     this.closing = true;
     this.closedAt = now;
     this.deadline = now + LINGER_MS;

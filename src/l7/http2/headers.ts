@@ -181,3 +181,18 @@ export function clientHeaders(h: Record<string, string | string[] | number | und
   if (via && status !== 0) out.via = (viaIn === null ? '' : viaIn + ', ') + upstreamVersion + ' fulcrum';
   return out;
 }
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large',
+  501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
+};
+
+/** The body of an error Fulcrum answers itself: `502 Bad Gateway: FULCRUM_E_…` (as on HTTP/1.1). */
+export function errorBody(status: number, code: string): string {
+  return status + ' ' + (STATUS_TEXT[status] ?? 'Error') + ': ' + code + '\n';
+}
+
+/** Its response headers: the stable code in `x-fulcrum-error`. */
+export function errorHeaders(status: number, code: string, body: string): OutgoingHttpHeaders {
+  return { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-fulcrum-error': code };
+}

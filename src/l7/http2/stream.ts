@@ -12,7 +12,7 @@ import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
-import { H2RequestView, upstreamHeaders } from './headers.ts';
+import { errorBody, errorHeaders, H2RequestView, upstreamHeaders } from './headers.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
 import { H1Attempt } from './upstream-h1.ts';
 import { H2Attempt } from './upstream-h2.ts';
@@ -21,11 +21,6 @@ import type { H2Conn } from './conn.ts';
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large',
-  501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
-};
 
 export class H2Exchange implements AttemptOwner {
   private readonly conn: H2Conn;
@@ -430,10 +425,8 @@ export class H2Exchange implements AttemptOwner {
       stream.close(NGHTTP2_INTERNAL_ERROR);
       return;
     }
-    const body = s + ' ' + (STATUS_TEXT[s] ?? 'Error') + ': ' + code + '\n';
-    stream.respond({
-      ':status': s, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-fulcrum-error': code,
-    }, { endStream: this.view.method === 'HEAD' });
+    const body = errorBody(s, code);
+    stream.respond(errorHeaders(s, code, body), { endStream: this.view.method === 'HEAD' });
     if (this.view.method !== 'HEAD') stream.end(body);
     if (!this.reqDone) stream.resume(); // read and drop the rest of the body
   }
