@@ -9,6 +9,7 @@ import { connect as netConnect, createServer as createNetServer } from 'node:net
 import { connect as h2connect, createServer as createH2Server, constants, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
 import { adminGet, simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { startHttpBackend, type HttpBackend } from './helpers/backends.ts';
+import { blackhole } from './helpers/blackhole.ts';
 
 /** The machine may be busy with other suites: allow Fulcrum 30 s to start. */
 const SLOW_START = { startTimeoutMs: 30_000 };
@@ -333,5 +334,56 @@ describe('the preface hand-off', () => {
   it('http2.enabled: false → the preface is a bad HTTP/1.1 request (400 FULCRUM_E_BAD_REQUEST)', async () => {
     const out = await rawExchange(off.port('web'), [Buffer.concat([PREFACE, EMPTY_SETTINGS])], 10, 3000);
     assert.match(out.toString('latin1'), /^HTTP\/1\.1 400 Bad Request\r\n[^]*X-Fulcrum-Error: FULCRUM_E_BAD_REQUEST\r\n/);
+  });
+});
+
+describe('h2c: upstream timeouts (HTTP/1.1 and HTTP/2 upstreams)', () => {
+  let f: FulcrumProcess;
+  before(async () => {
+    const bh = await blackhole();
+    open.push({ stop: () => bh.stop() });
+    const hang = createH2Server();
+    hang.on('stream', (st) => { st.on('error', () => {}); }); // never answers
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    open.push({ close: () => new Promise<void>((r) => { hang.close(() => r()); }) });
+    const hangPort = (hang.address() as { port: number }).port;
+    const common = { retries: { attempts: 1 }, outlierDetection: { enabled: false } };
+    f = await startFulcrum({
+      admin: { listen: '127.0.0.1:0' },
+      listeners: [{
+        name: 'web', listen: '127.0.0.1:0',
+        routes: [
+          { match: { path: { prefix: '/c1' } }, pool: 'bh1' },
+          { match: { path: { prefix: '/c2' } }, pool: 'bh2' },
+          { match: { path: { prefix: '/rt' } }, pool: 'hang' },
+        ],
+      }],
+      pools: [
+        { name: 'bh1', servers: [{ address: `127.0.0.1:${bh.port}` }], timeouts: { connect: '500ms' }, ...common },
+        { name: 'bh2', upstreamProtocol: 'http2', servers: [{ address: `127.0.0.1:${bh.port}` }], timeouts: { connect: '500ms' }, ...common },
+        { name: 'hang', upstreamProtocol: 'http2', servers: [{ address: `127.0.0.1:${hangPort}` }], timeouts: { response: '700ms' }, ...common },
+      ],
+    }, SLOW_START);
+    open.push(f);
+  });
+
+  it('connect timeout → 504 FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT over either upstream protocol', async () => {
+    const s = await session(f.port('web'));
+    for (const path of ['/c1', '/c2']) {
+      const t0 = Date.now();
+      const r = await h2req(s, { ':path': path });
+      assert.equal(r.headers[':status'], 504, path);
+      assert.equal(r.headers['x-fulcrum-error'], 'FULCRUM_E_UPSTREAM_CONNECT_TIMEOUT', path);
+      assert.ok(Date.now() - t0 >= 400, `${path} answered after ${Date.now() - t0} ms`);
+    }
+  });
+
+  it('no response head within timeouts.response → 504 FULCRUM_E_UPSTREAM_TIMEOUT', async () => {
+    const s = await session(f.port('web'));
+    const t0 = Date.now();
+    const r = await h2req(s, { ':path': '/rt' });
+    assert.equal(r.headers[':status'], 504);
+    assert.equal(r.headers['x-fulcrum-error'], 'FULCRUM_E_UPSTREAM_TIMEOUT');
+    assert.ok(Date.now() - t0 >= 600, `answered after ${Date.now() - t0} ms`);
   });
 });

@@ -7,7 +7,7 @@
  * `keepAlive.idleTimeout`) is closed.
  */
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Endpoint } from '../../runtime/pool.ts';
 import { connectDetail, type Attempt, type AttemptOwner } from './attempt.ts';
 import { clientHeaders } from './headers.ts';
@@ -27,6 +27,7 @@ class UpSession {
   /** GOAWAY error code from the endpoint (0 = none or NO_ERROR). */
   goawayCode = 0;
   private readonly waiting = new Set<H2Attempt>();
+  private socket: Socket | null = null;
   private connectTimer: NodeJS.Timeout | null;
   private idleTimer: NodeJS.Timeout | null = null;
 
@@ -34,7 +35,7 @@ class UpSession {
     this.ep = ep;
     const cfg = ep.pool.config;
     this.session = h2connect('http://' + ep.address, {
-      createConnection: () => netConnect({ host: ep.host, port: ep.port, noDelay: true }),
+      createConnection: () => (this.socket = netConnect({ host: ep.host, port: ep.port, noDelay: true })),
       settings: { enablePush: false },
       maxSessionMemory: 32,
     });
@@ -60,6 +61,9 @@ class UpSession {
     this.timedOut = true;
     this.forget();
     this.session.destroy();
+    // A socket still connecting would otherwise wait for the kernel's SYN retries (minutes) and
+    // hold the process at shutdown.
+    this.socket?.destroy();
   };
 
   private readonly onError = (err: Error & { code?: string }): void => {
