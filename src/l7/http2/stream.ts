@@ -14,13 +14,12 @@ import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
 import { errorBody, errorHeaders, H2RequestView, upstreamHeaders } from './headers.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
+import { IDEMPOTENT, RetryState } from './retry.ts';
 import { H1Attempt } from './upstream-h1.ts';
 import { H2Attempt } from './upstream-h2.ts';
 import type { H2Conn } from './conn.ts';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 export class H2Exchange implements AttemptOwner {
   private readonly conn: H2Conn;
@@ -32,15 +31,10 @@ export class H2Exchange implements AttemptOwner {
   private key: string | undefined = undefined;
   private up: Attempt | null = null;
   private connected = false;
-  private attempt = 0;
-  private tried: Uint8Array | null = null;
-  private replay: Buffer[] | null = null;
-  private replayBytes = 0;
-  private bodyTouched = false;
+  private readonly rs = new RetryState();
   private reqDone: boolean;
   /** The request went to the current attempt's endpoint (it may have acted on it). */
   private sent = false;
-  private retriedSame = false;
   private holdsActive = false;
   private status = 0;
   private readonly startedAt = performance.now();
@@ -111,7 +105,7 @@ export class H2Exchange implements AttemptOwner {
     // The body is kept (up to bufferBody) for retries, and over HTTP/2 upstreams also for the one
     // retry of a stream the server refused unprocessed (REFUSED_STREAM, GOAWAY races).
     const rc = pool.config;
-    if (!this.reqDone && rc.retries.bufferBody > 0 && (rc.retries.attempts > 1 || rc.upstreamProtocol === 'http2')) this.replay = [];
+    if (!this.reqDone && rc.retries.bufferBody > 0 && (rc.retries.attempts > 1 || rc.upstreamProtocol === 'http2')) this.rs.replay = [];
     const rt = listener.config.timeouts.request;
     if (rt > 0) this.requestTimer = setTimeout(this.onRequestTimeout, rt);
     this.startAttempt(ep);
@@ -120,7 +114,7 @@ export class H2Exchange implements AttemptOwner {
   private startAttempt(ep: Endpoint): void {
     const pool = this.pool as PoolRuntime;
     const conn = this.conn;
-    this.attempt++;
+    this.rs.attempt++;
     this.endpoint = ep;
     this.connected = false;
     this.attemptAt = performance.now();
@@ -129,7 +123,7 @@ export class H2Exchange implements AttemptOwner {
     const h2 = pool.config.upstreamProtocol === 'http2';
     const headers = upstreamHeaders(this.view, conn.forward, h2, ep.address);
     const via = conn.forward.via;
-    const bodyless = this.reqDone && this.replayBytes === 0;
+    const bodyless = this.reqDone && this.rs.replayBytes === 0;
     try {
       this.up = h2 ? new H2Attempt(ep, headers, bodyless, this, via) : new H1Attempt(ep, this.view.method, this.view.uri, headers, this, via);
     } catch {
@@ -140,7 +134,8 @@ export class H2Exchange implements AttemptOwner {
     }
     this.setTimer(pool.config.timeouts.connect, this.onConnectTimeout);
     const up = this.up;
-    if (this.replay !== null && this.replay.length > 0) for (const b of this.replay) up.write(b);
+    const replay = this.rs.replay;
+    if (replay !== null) for (const b of replay) up.write(b);
     if (this.reqDone) {
       if (!h2 || !bodyless) up.end();
     } else this.stream.resume();
@@ -150,13 +145,7 @@ export class H2Exchange implements AttemptOwner {
 
   private readonly onBody = (chunk: Buffer): void => {
     if (this.finished && this.up === null) return; // answered: the rest of the body is dropped
-    this.bodyTouched = true;
-    const replay = this.replay;
-    if (replay !== null) {
-      this.replayBytes += chunk.length;
-      if (this.replayBytes > (this.pool as PoolRuntime).config.retries.bufferBody) this.replay = null;
-      else replay.push(chunk);
-    }
+    this.rs.keep(chunk, (this.pool as PoolRuntime).config.retries.bufferBody);
     const up = this.up;
     if (up === null) {
       if (!this.finished) this.stream.pause(); // between attempts (backoff): hold the client
@@ -262,9 +251,10 @@ export class H2Exchange implements AttemptOwner {
     }
     // A keep-alive connection the endpoint had closed, or a stream refused unprocessed (RFC 9113
     // §8.7): try once more on the same endpoint when the body, if any, was kept for a replay.
-    if ((reused || rstCode === NGHTTP2_REFUSED_STREAM) && !this.retriedSame && (!this.bodyTouched || this.replay !== null) &&
+    const rs = this.rs;
+    if ((reused || rstCode === NGHTTP2_REFUSED_STREAM) && !rs.retriedSame && (!rs.bodyTouched || rs.replay !== null) &&
         (rstCode === NGHTTP2_REFUSED_STREAM || IDEMPOTENT.has(this.view.method))) {
-      this.retriedSame = true;
+      rs.retriedSame = true;
       const ep = this.endpoint as Endpoint;
       this.endAttempt(false);
       up?.cancel();
@@ -345,26 +335,16 @@ export class H2Exchange implements AttemptOwner {
     const pool = this.pool;
     const ep = this.endpoint;
     if (pool === null || ep === null) return false;
-    const r = pool.config.retries;
-    if (this.attempt >= r.attempts || !r.on.includes(kind as never)) return false;
-    if (this.sent && !IDEMPOTENT.has(this.view.method)) return false;
-    if (this.bodyTouched && this.replay === null) return false;
-    const tried = (this.tried ??= new Uint8Array(pool.endpoints.length));
-    tried[ep.index] = 1;
-    const next = pool.pick(this.key, tried);
+    const next = this.rs.next(pool, ep, kind, this.sent, this.view.method, this.key);
     if (next === null) return false;
-    if (!pool.health.budget.tryRetry(Date.now())) {
-      pool.health.retriesRefused++;
-      return false;
-    }
-    pool.health.retries++;
     this.endAttempt(true);
     const up = this.up;
     this.up = null;
     if (up !== null) up.cancel();
     this.status = 0;
     this.headerAt = 0;
-    const delay = backoffDelay(this.attempt, r.backoff.base, r.backoff.max, Math.random);
+    const r = pool.config.retries;
+    const delay = backoffDelay(this.rs.attempt, r.backoff.base, r.backoff.max, Math.random);
     this.clearTimer();
     if (delay < 1) this.startAttempt(next);
     else this.timer = setTimeout(() => {
