@@ -46,6 +46,7 @@ test('a minimal config gets every default', () => {
       webSocket: { enabled: true, drainTimeout: 10000, otherUpgrades: [] },
       routes: [{ name: 'route-0', match: {}, targets: [{ pool: 'api', weight: 1 }] }],
       maxConnections: 10000, udp: { sessionTimeout: 30000, maxSessions: 10000 },
+      http2: { enabled: true, maxConcurrentStreams: 100, maxHeaderListSize: 65536, maxSessionMemory: 10, maxResets: 200, resetWindow: 10000 },
     }],
     pools: [{
       name: 'api', algorithm: 'round-robin', hashKeyMissing: 'round-robin', servers: [{ address: '127.0.0.1:3001', weight: 1, drain: false }],
@@ -61,6 +62,7 @@ test('a minimal config gets every default', () => {
         backoff: { base: 25, max: 250 }, budget: { ratio: 0.2, minPerSecond: 3 }, bufferBody: 65536,
       },
       circuitBreakers: { maxConnections: 1024, maxPending: 1024, maxRequests: 1024 },
+      upstreamProtocol: 'http1',
       maxConnectionsPerServer: 0,
     }],
   });

@@ -309,6 +309,14 @@ const WebSocketOptions = z.strictObject({
   otherUpgrades: z.array(token('an Upgrade protocol name')).default([]).transform((a) => a.map((t) => t.toLowerCase()))
     .describe('Upgrade protocol names besides `websocket` passed to the backend (e.g. `h2c`, a custom protocol); after a 101 they are tunnelled as opaque bytes (closed with a TCP FIN at the drain deadline). Default none: the Upgrade header is removed and the request goes on as plain HTTP.'),
 }).describe('`http`: HTTP/1.1 Upgrade to WebSocket (and optionally other protocols), tunnelled after the backend\'s 101.');
+const Http2Options = z.strictObject({
+  enabled: z.boolean().default(true).describe('Serve HTTP/2 on this `http` listener: cleartext prior-knowledge h2c (the client opens with the HTTP/2 connection preface) and, on TLS listeners, ALPN `h2`. `false`: HTTP/1.1 only.'),
+  maxConcurrentStreams: count(100, 1).describe('Streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with RST_STREAM REFUSED_STREAM.'),
+  maxHeaderListSize: count(65536, 1024).describe('Largest header list of a request in bytes, as HTTP/2 counts it (name + value + 32 per field; SETTINGS_MAX_HEADER_LIST_SIZE); a larger one is reset with ENHANCE_YOUR_CALM (HPACK-bomb guard).'),
+  maxSessionMemory: count(10, 1).describe('Memory one HTTP/2 connection may hold for headers, frames and buffers, in MiB; beyond it new streams are refused (ENHANCE_YOUR_CALM).'),
+  maxResets: count(200, 1).describe('Rapid-reset guard (CVE-2023-44487): streams a client may reset (RST_STREAM) before the response is complete within `resetWindow`; one more and the connection gets GOAWAY ENHANCE_YOUR_CALM and is closed.'),
+  resetWindow: Duration.prefault('10s').describe('Window over which `maxResets` counts client stream resets.'),
+}).describe('HTTP/2 on `http` listeners (docs/http2.md): on by default, with these per-connection limits.');
 
 const SniRoute = z.strictObject({
   serverNames: HostList.describe('Server names (SNI) taking this route: exact names, or `*.example.com` for any sub-domain. Case-insensitive. Output: lowercased list.'),
@@ -343,6 +351,7 @@ const ListenerSchema = z.strictObject({
   maxConnections: count(10000, 1).describe('`tcp` and `tls-passthrough`: client connections open at most; beyond it new connections are closed at once (counted).'),
   proxyProtocol: ProxyProtocolAccept.optional(),
   udp: UdpOptions.prefault({}),
+  http2: Http2Options.prefault({}),
 }).describe('A listener: an address Fulcrum accepts client connections (or datagrams) on, and where they go.');
 
 // ---------------------------------------------------------------------------------------------
@@ -512,6 +521,7 @@ const PoolSchema = z.strictObject({
   circuitBreakers: CircuitBreakersSchema.prefault({}),
   proxyProtocol: z.enum(['v1', 'v2']).optional().describe('L4 (`tcp`, `tls-passthrough`): send a PROXY protocol header of this version to the server first, so it sees the client\'s address.'),
   sticky: StickySchema.optional(),
+  upstreamProtocol: z.enum(['http1', 'http2']).default('http1').describe('Protocol of requests that arrived over HTTP/2 towards the servers: `http1` (HTTP/1.1 keep-alive connections) or `http2` (cleartext h2c with prior knowledge, one multiplexed connection per server). gRPC needs `http2`. Requests from HTTP/1.1 clients always go upstream over HTTP/1.1.'),
   maxConnectionsPerServer: count(0).describe('L4: connections open to one server at most (a full server is skipped like a tried one); 0 = no limit.'),
 }).describe('A pool: a set of backend servers and how to spread requests over them.');
 

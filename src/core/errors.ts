@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   FULCRUM_E_HEADER_TIMEOUT: { status: 408, summary: 'The request head was not received within the header read deadline (default 10 s).' },
   FULCRUM_E_NOT_IMPLEMENTED: { status: 501, summary: 'The request uses a transfer coding Fulcrum does not implement.' },
   FULCRUM_E_RATE_LIMITED: { status: 429, summary: 'The route\'s rate limit refused the request (its key has no token left); `Retry-After` says when to retry.' },
+  FULCRUM_E_RAPID_RESET: { status: 0, summary: 'An HTTP/2 client reset more streams than `http2.maxResets` within `http2.resetWindow` (rapid reset); the connection got GOAWAY ENHANCE_YOUR_CALM and was closed.' },
   FULCRUM_E_SHUTTING_DOWN: { status: 503, summary: 'Fulcrum is shutting down and accepts no new requests on this connection.' },
 } as const;
 

@@ -27,6 +27,11 @@ import { Exchange } from '../middlewares/exchange.ts';
 import type { HookedRoute } from '../middlewares/index.ts';
 import { Tunnel } from '../websocket/tunnel.ts';
 import { acceptedUpgrade, upgradeToForward, upgradeValue } from '../websocket/upgrade.ts';
+import { h2Handler } from '../h2-hook.ts';
+import type { HttpListener } from './server.ts';
+
+/** The HTTP/2 connection preface (RFC 9113 §3.4): prior-knowledge h2c starts with it. */
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -226,7 +231,36 @@ export class ClientConn implements UpstreamOwner {
     } else {
       buf = Buffer.concat([this.buf, chunk]);
     }
+    if (this.first && buf[0] === 0x50 && this.h2Preface(buf)) return;
     this.parseHead(buf);
+  }
+
+  /** No request has started on this connection yet (only the first bytes may be the HTTP/2 preface). */
+  private first = true;
+
+  /**
+   * Prior-knowledge h2c (RFC 9113 §3.3): a connection that opens with the HTTP/2 preface is handed,
+   * with the bytes read so far, to the HTTP/2 server (h2-hook.ts). Returns false when `buf` is not
+   * (the start of) the preface or HTTP/2 is off; then the HTTP/1.1 parser answers it.
+   */
+  private h2Preface(buf: Buffer): boolean {
+    const n = Math.min(buf.length, H2_PREFACE.length);
+    if (buf.compare(H2_PREFACE, 0, n, 0, n) !== 0) return false;
+    const h2 = h2Handler();
+    if (h2 === null || !this.listener.config.http2.enabled) return false;
+    if (n < H2_PREFACE.length) {
+      this.buf = buf; // wait for the rest of the preface (header deadline applies)
+      return true;
+    }
+    const s = this.socket;
+    s.pause();
+    s.off('data', this.onData).off('end', this.onEnd).off('error', this.onError).off('close', this.onClose).off('drain', this.onDrain);
+    this.state = ST_CLOSED;
+    this.deadline = 0;
+    this.buf = null;
+    this.listener.conns.delete(this);
+    h2(s, this.listener as HttpListener, buf);
+    return true;
   }
 
   /** Set while the connection waits for the next request on keep-alive (idle timeout applies). */
@@ -253,6 +287,7 @@ export class ClientConn implements UpstreamOwner {
   private startRequest(head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
     const listener = this.listener;
     const now = Date.now();
+    this.first = false;
     this.req = head;
     this.startedAt = performance.now();
     this.headerAt = 0;
@@ -671,6 +706,7 @@ export class ClientConn implements UpstreamOwner {
     c.keepAlive = this.keepAlive;
     c.clientMinor = req.minor;
     c.upstreamMinor = head.minor;
+    if (this.x !== null) this.responseHooks(this.x, head, c);
     const clientHead = buildClientHead(c);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {

@@ -4,7 +4,8 @@ import type { ListenerConfig } from '../../config/schema.ts';
 import type { HeadLimits } from './parser.ts';
 import type { Router, CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
-import type { ClientConn } from './client.ts';
+import type { Socket } from 'node:net';
+import type { Deadlined } from '../../runtime/sweeper.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { Metrics } from '../../admin/metrics.ts';
 
@@ -14,13 +15,22 @@ export interface ListenerSnapshot {
   readonly pools: ReadonlyMap<string, PoolRuntime>;
 }
 
+/** A client connection the listener tracks: an HTTP/1.1 ClientConn, or an HTTP/2 session (l7/http2). */
+export interface ClientConnection extends Deadlined {
+  readonly socket: Socket;
+  /** Graceful shutdown: close now if idle, else once what is in progress is done. */
+  shutdown(): void;
+  /** After a reload swapped the snapshot (HTTP/1.1: upgraded tunnels whose server was drained get their deadline). */
+  onReload?(): void;
+}
+
 export interface ListenerRuntime {
   readonly config: ListenerConfig;
   /** `http` (later `https`), for X-Forwarded-Proto and Forwarded. */
   readonly proto: string;
   readonly limits: HeadLimits;
   readonly trust: BlockList | null;
-  readonly conns: Set<ClientConn>;
+  readonly conns: Set<ClientConnection>;
   readonly draining: boolean;
   readonly snapshot: ListenerSnapshot;
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void;

@@ -9,7 +9,7 @@
 import { createServer, type BlockList, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/schema.ts';
 import { ClientConn } from './client.ts';
-import type { ListenerRuntime, ListenerSnapshot } from './listener-runtime.ts';
+import type { ClientConnection, ListenerRuntime, ListenerSnapshot } from './listener-runtime.ts';
 import type { HeadLimits } from './parser.ts';
 import { trustMatcher } from './forwarded.ts';
 import type { CompiledRoute } from '../router/types.ts';
@@ -25,7 +25,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
   readonly proto = 'http';
   limits: HeadLimits;
   trust: BlockList | null;
-  readonly conns = new Set<ClientConn>();
+  readonly conns = new Set<ClientConnection>();
   draining = false;
   snapshot: ListenerSnapshot;
   readonly server: Server;
@@ -116,7 +116,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     // themselves live in Metrics by label and keep counting).
     this.series.clear();
     // Upgraded tunnels whose server this reload drained or removed get their close deadline.
-    for (const c of this.conns) c.onReload();
+    for (const c of this.conns) c.onReload?.();
   }
 
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void {
