@@ -49,6 +49,8 @@ export type Outcome = 'success' | 'error' | 'gateway';
 export interface PoolHealthOptions {
   readonly now?: () => number;
   readonly log?: Logger;
+  /** Told about every event after it is recorded (the runtime's event feed for the admin API). */
+  readonly onEvent?: ((ev: HealthEvent) => void) | null;
 }
 
 export class PoolHealth {
@@ -84,6 +86,8 @@ export class PoolHealth {
   private readonly weights: readonly number[];
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Sink of every event (the runtime's feed), or null. */
+  readonly onEvent: ((ev: HealthEvent) => void) | null;
   private lastGray = 0;
   private started = false;
 
@@ -93,6 +97,7 @@ export class PoolHealth {
     this.weights = config.servers.map((s) => s.weight);
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? defaultLogger();
+    this.onEvent = opts.onEvent ?? null;
     const n = this.addresses.length;
     this.flags = new Uint8Array(n);
     this.mask = new Uint8Array(n);
@@ -247,6 +252,7 @@ export class PoolHealth {
     const fields = { pool: this.pool, server: server ?? undefined, event: kind, to };
     if (quiet) this.log.info(fields, reason);
     else this.log.warn(fields, reason);
+    this.onEvent?.(ev);
   }
 }
 

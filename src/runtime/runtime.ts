@@ -24,6 +24,17 @@ import { AdminServer } from '../admin/server.ts';
 import { FulcrumError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { planReload, summarize, formatSummary, type ReloadSummary } from './reload.ts';
+import { EventFeed } from './events.ts';
+import type { HealthEvent } from './pool-health.ts';
+
+/** Where a reload comes from: the config file (SIGHUP, watch), or an admin API write. */
+export interface ReloadOrigin {
+  readonly source: 'file' | 'admin';
+  /** Admin writes: what was asked (`drain pool p endpoint 127.0.0.1:8081`). */
+  readonly action?: string;
+  /** Admin writes: who (token fingerprint, never the token). */
+  readonly actor?: string;
+}
 
 export interface BoundAddress {
   name: string;
@@ -52,6 +63,12 @@ export class Runtime {
   readonly metrics = new Metrics();
   readonly sweeper = new Sweeper();
   readonly log: Logger;
+  /** Health events of every pool, reloads and admin actions, with ids (GET /api/v1/events, the stream). */
+  readonly feed = new EventFeed();
+  /** Admin API changes applied since the config was last loaded from its file (a file reload replaces them). */
+  adminChanges: { at: number; action: string; actor: string; generation: number }[] = [];
+  /** When the process started (ms since the epoch). */
+  readonly startedAt = Date.now();
   admin: AdminServer | null = null;
   /** 1 for the config the process started with, +1 per reload carried out. */
   generation = 1;
@@ -63,7 +80,7 @@ export class Runtime {
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
-    for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p));
+    for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p, undefined, Math.random, Date.now, this.onHealth));
     this.metrics.setPoolSource(() => this.pools.values());
     for (const l of config.listeners) {
       const router = l.routes === undefined ? null : compileRouter(l.routes, `listeners.${l.name}.routes`);
@@ -110,8 +127,11 @@ export class Runtime {
    * whose config is identical stay as they are; endpoints that survive in a changed pool keep
    * their counters, EWMAs and health state, and their idle upstream connections.
    */
-  reload(config: Config): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.reloadNow(config));
+  reload(config: Config, origin: ReloadOrigin = { source: 'file' }): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloadNow(config)).then((r) => {
+      this.noteReload(r, origin);
+      return r;
+    });
     this.reloads = run.catch(() => undefined);
     return run;
   }
@@ -178,7 +198,7 @@ export class Runtime {
         if (prev !== undefined && plan.keptPools.includes(pc.name)) {
           pools.set(pc.name, prev);
         } else {
-          const pool = new PoolRuntime(pc, prev);
+          const pool = new PoolRuntime(pc, prev, Math.random, Date.now, this.onHealth);
           pools.set(pc.name, pool);
           entering.push(pool);
         }
@@ -232,6 +252,38 @@ export class Runtime {
     }
     const summary = summarize(plan, this.generation);
     return { ok: true, generation: this.generation, summary, message: formatSummary(summary), bound };
+  }
+
+  /** Health events of every pool go to the feed. */
+  private readonly onHealth = (ev: HealthEvent): void => {
+    this.feed.push({ at: ev.at, kind: ev.kind, pool: ev.pool, server: ev.server, to: ev.to, reason: ev.reason });
+  };
+
+  /**
+   * Records a reload in the feed. Admin writes are remembered; a reload from the file replaces the
+   * whole config, so admin changes made since the last file load are gone (said in the event).
+   */
+  private noteReload(r: ReloadResult, origin: ReloadOrigin): void {
+    const what = origin.source === 'admin' ? `admin: ${origin.action ?? 'change'}` : 'config file reload';
+    if (!r.ok) {
+      const first = r.problems[0];
+      this.feed.push({
+        kind: 'reload', pool: null, server: null, to: 'refused', actor: origin.actor,
+        reason: `${what} refused (${r.code}): ${r.problems.length} problem(s)${first ? `, first ${first.path}: ${first.message}` : ''}; generation ${r.generation} stays in service`,
+      });
+      return;
+    }
+    if (origin.source === 'admin') {
+      this.adminChanges.push({ at: Date.now(), action: origin.action ?? 'change', actor: origin.actor ?? 'unknown', generation: r.generation });
+      this.feed.push({ kind: 'reload', pool: null, server: null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
+      return;
+    }
+    const lost = this.adminChanges.length;
+    this.adminChanges = [];
+    this.feed.push({
+      kind: 'reload', pool: null, server: null, to: `generation ${r.generation}`,
+      reason: `${what}: ${r.message}${lost > 0 ? ` (replaces ${lost} admin API change${lost === 1 ? '' : 's'} made since the last file load)` : ''}`,
+    });
   }
 
   /** A listener left service: stop accepting, drain its connections, then forget it. */
