@@ -271,6 +271,7 @@ registerAlgorithm({
   name: 'consistent-hash',
   summary: "Ketama ring, bit-compatible with nginx's `hash $key consistent`: 160 points per weight unit; removing a server moves only its keys.",
   hashing: true,
+  view: 'ring',
   explainNote: 'the owner of the first ring point at or after the key\'s hash that is choosable (keyless requests: the next in smooth weighted rotation)',
   create: (endpoints, env) => new ConsistentHash(endpoints, env),
 });

@@ -66,6 +66,7 @@ registerAlgorithm({
   name: 'ip-hash',
   summary: 'hash(key) mod N: the non-consistent baseline; removing one of N endpoints remaps ≈ (N−1)/N of keys.',
   hashing: true,
+  view: 'table',
   explainNote: 'the endpoint at hash mod N, or the next choosable position (keyless requests: the next in rotation)',
   create: (endpoints) => new IpHash(endpoints),
 });

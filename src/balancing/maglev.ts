@@ -198,6 +198,7 @@ registerAlgorithm({
   summary: "Maglev's lookup table (M = 65537 by default): even spread, ≈ 1/N of keys move when one of N endpoints leaves, O(1) lookup.",
   hashing: true,
   optionsKey: 'maglev',
+  view: 'table',
   explainNote: 'the endpoint of the key\'s table slot, or of the next probed slot that is choosable (keyless requests: the next in rotation)',
   create: (endpoints, env, options) =>
     new Maglev(endpoints, env, (options as MaglevOptions | undefined) ?? ALGORITHM_OPTION_SCHEMAS.maglev.parse({})),

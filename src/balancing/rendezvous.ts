@@ -180,6 +180,7 @@ registerAlgorithm({
   summary: 'Highest random weight (weighted, logarithmic method): each key goes to its top-scoring endpoint; removing one moves only its keys.',
   hashing: true,
   weighted: true,
+  view: 'scores',
   explainNote: 'the choosable endpoint with the highest score for the key (keyless requests: the next in smooth weighted rotation)',
   create: (endpoints, env) => new Rendezvous(endpoints, env),
 });

@@ -118,5 +118,7 @@ export interface AlgorithmFactory {
    * pick on a copy): e.g. "the next in rotation" for round robin, "one random draw" for random.
    */
   readonly explainNote?: string;
+  /** What shares() describes, for the dashboard: `ring` (arcs of a hash ring), `table` (lookup-table entries), `scores` (expected share of keys). */
+  readonly view?: 'ring' | 'table' | 'scores';
   create(endpoints: readonly EndpointInfo[], env: BalancerEnv, options?: unknown): Balancer;
 }

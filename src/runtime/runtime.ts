@@ -67,6 +67,8 @@ export class Runtime {
   readonly feed = new EventFeed();
   /** Admin API changes applied since the config was last loaded from its file (a file reload replaces them). */
   adminChanges: { at: number; action: string; actor: string; generation: number }[] = [];
+  /** Bound address of each listener by name (port 0 in the config resolved), for the admin API. */
+  readonly bound = new Map<string, BoundAddress>();
   /** When the process started (ms since the epoch). */
   readonly startedAt = Date.now();
   admin: AdminServer | null = null;
@@ -102,6 +104,7 @@ export class Runtime {
         this.sweeper.watch(l.conns);
         const { host } = splitHostPort(l.config.listen);
         bound.push({ name: l.config.name, host, port });
+        this.bound.set(l.config.name, { name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }
       let admin: BoundAddress | null = null;
@@ -246,6 +249,8 @@ export class Runtime {
     for (const pool of entering) pool.start();
     for (const pool of leaving) pool.stop();
     for (const l of retired) this.retire(l, config.shutdown.gracePeriod);
+    for (const b of bound) this.bound.set(b.name, b);
+    for (const name of [...this.bound.keys()]) if (!config.listeners.some((l) => l.name === name)) this.bound.delete(name);
     for (const b of bound) this.log.info({ listener: b.name, address: `${b.host}:${b.port}` }, 'listener started');
     if (plan.adminChanged) {
       this.log.warn({ admin: config.admin }, 'admin section changed: the admin API keeps its current address until a restart');
