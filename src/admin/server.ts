@@ -175,10 +175,8 @@ async function readJson(c: Ctx): Promise<unknown> {
 /** Runs a write, answers it and writes its audit line. */
 async function write(c: Ctx, run: () => Promise<WriteOutcome>): Promise<void> {
   const out = await run();
+  // The feed's `admin` event comes from the runtime's reload (one per applied or refused change).
   c.admin.audit(c, out.action, out.result, out.status);
-  if (out.result === 'applied') {
-    c.rt.feed.push({ kind: 'admin', pool: c.params[0] ?? null, server: c.params[1] ?? null, to: out.result, actor: c.actor, reason: out.action });
-  }
   json(c.res, out.status, out.body);
 }
 

@@ -70,8 +70,8 @@ function withPool(config: Config, pi: number, pool: PoolConfig): Config {
   return { ...config, pools };
 }
 
-async function apply(rt: Runtime, config: Config, action: string, actor: string): Promise<WriteOutcome> {
-  const r: ReloadResult = await rt.reload(config, { source: 'admin', action, actor });
+async function apply(rt: Runtime, config: Config, action: string, actor: string, pool?: string): Promise<WriteOutcome> {
+  const r: ReloadResult = await rt.reload(config, { source: 'admin', action, actor, pool });
   if (!r.ok) {
     const status = r.code === 'FULCRUM_E_CONFIG_INVALID' ? 422 : r.code === 'FULCRUM_E_SHUTTING_DOWN' ? 503 : 409;
     return { status, result: 'refused', action, body: { error: 'change refused; the running config stays in service', code: r.code, action, generation: r.generation, problems: r.problems } };
@@ -92,7 +92,7 @@ export async function setDrain(rt: Runtime, poolName: string, address: string, o
   if (si < 0) return notFound(action, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
   if (found.pool.servers[si].drain === on) return unchanged(rt, action, `already ${on ? 'draining' : 'in service'}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, drain: on } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
 }
 
 /** Sets an endpoint's configured weight (integer ≥ 0). */
@@ -105,11 +105,11 @@ export async function setWeight(rt: Runtime, poolName: string, address: string, 
   if (si < 0) return notFound(action, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
   if (!isObj(body) || Object.keys(body).some((k) => k !== 'weight')) return invalid(action, [{ path: '(body)', message: 'expected {"weight": <integer ≥ 0>}' }]);
   const cur = found.pool.servers[si];
-  const parsed = serverSchema.safeParse({ address: cur.address, weight, drain: cur.drain });
+  const parsed = serverSchema.safeParse({ address: cur.address, weight, drain: cur.drain }, { reportInput: true });
   if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, ['pools', found.pi, 'servers', si]));
   if (cur.weight === parsed.data.weight) return unchanged(rt, action, `weight already ${cur.weight}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, weight: parsed.data.weight } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
 }
 
 /** Adds an endpoint `{address, weight?, drain?}` at the end of the pool's list. */
@@ -119,12 +119,12 @@ export async function addEndpoint(rt: Runtime, poolName: string, body: unknown, 
   const found = findPool(rt, poolName);
   if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
   const at: PathSegment[] = ['pools', found.pi, 'servers', found.pool.servers.length];
-  const parsed = serverSchema.safeParse(body);
+  const parsed = serverSchema.safeParse(body, { reportInput: true });
   if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, at));
   const server: ServerConfig = parsed.data;
   const dup = findServer(found.pool, server.address);
   if (dup >= 0) return invalid(action, [{ path: formatPath([...at, 'address']), message: `duplicate server address ${JSON.stringify(server.address)} (also pools[${found.pi}].servers[${dup}])` }]);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor, poolName);
 }
 
 /** Removes an endpoint (a pool keeps at least one). Exchanges in progress on it finish. */
@@ -138,7 +138,7 @@ export async function removeEndpoint(rt: Runtime, poolName: string, address: str
     return invalid(action, [{ path: `pools[${found.pi}].servers`, message: 'expected at least 1 item, got 0 (a pool keeps at least one server; drain it instead)' }]);
   }
   const servers = found.pool.servers.filter((_, i) => i !== si);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
 }
 
 /** Pool fields that belong to one algorithm or family (dropped when the new algorithm does not take them). */
@@ -159,12 +159,12 @@ export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown,
   const extra = Object.keys(body).filter((k) => k !== 'algorithm' && !(ALGO_FIELDS as readonly string[]).includes(k));
   if (extra.length > 0) return invalid(action, extra.map((k) => ({ path: formatPath([...base, k]), message: `not settable here; expected algorithm, ${ALGO_FIELDS.join(', ')}` })));
   const problems: Problem[] = [];
-  const algo = poolShape.algorithm.safeParse(name);
+  const algo = poolShape.algorithm.safeParse(name, { reportInput: true });
   if (!algo.success) problems.push(...problemsOf(algo.error.issues, [...base, 'algorithm']));
   const given: Record<string, unknown> = {};
   for (const k of ALGO_FIELDS) {
     if (body[k] === undefined) continue;
-    const r = poolShape[k].safeParse(body[k]);
+    const r = poolShape[k].safeParse(body[k], { reportInput: true });
     if (!r.success) problems.push(...problemsOf(r.error.issues, [...base, k]));
     else given[k] = r.data;
   }
@@ -195,7 +195,7 @@ export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown,
   if (algo.data === found.pool.algorithm && ALGO_FIELDS.every((k) => JSON.stringify(next[k]) === JSON.stringify((found.pool as Record<string, unknown>)[k]))) {
     return unchanged(rt, action, `algorithm already ${algo.data}`);
   }
-  const out = await apply(rt, withPool(rt.config, found.pi, next as PoolConfig), action, actor);
+  const out = await apply(rt, withPool(rt.config, found.pi, next as PoolConfig), action, actor, poolName);
   if (out.status === 200 && dropped.length > 0) (out.body as Record<string, unknown>).dropped = dropped;
   return out;
 }

@@ -78,6 +78,8 @@ export class PoolHealth {
   events: HealthEvent[] = [];
   /** Events counted by `kind\0server\0to` (for fulcrum_health_events_total; carried over reloads). */
   counts = new Map<string, number>();
+  /** Finished active checks by `server\0pass|fail` (fulcrum_health_checks_total; carried over reloads). */
+  checkResults = new Map<string, number>();
   /** Requests refused by a circuit breaker, by breaker (`connections`, `pending`, `requests`). */
   breakerRejects = new Map<string, number>();
   /** Retries made and refused by the budget (totals, carried over reloads). */
@@ -116,10 +118,12 @@ export class PoolHealth {
         return { pool: config.name, address: s.address, host, port: Number(s.address.slice(at + 1)) };
       }),
       (slot, t) => this.onCheck(slot, t),
+      { onResult: (slot, passed) => this.countCheck(slot, passed) },
     );
     if (prev !== undefined) {
       this.events = prev.events;
       this.counts = prev.counts;
+      this.checkResults = prev.checkResults;
       this.breakerRejects = prev.breakerRejects;
       this.retries = prev.retries;
       this.retriesRefused = prev.retriesRefused;
@@ -204,6 +208,11 @@ export class PoolHealth {
   private setFlag(slot: number, flag: number, on: boolean): void {
     this.flags[slot] = on ? this.flags[slot] | flag : this.flags[slot] & ~flag;
     this.refresh();
+  }
+
+  private countCheck(slot: number, passed: boolean): void {
+    const key = `${this.addresses[slot]}\0${passed ? 'pass' : 'fail'}`;
+    this.checkResults.set(key, (this.checkResults.get(key) ?? 0) + 1);
   }
 
   private onCheck(slot: number, t: HealthTransition): void {

@@ -34,6 +34,8 @@ export interface ReloadOrigin {
   readonly action?: string;
   /** Admin writes: who (token fingerprint, never the token). */
   readonly actor?: string;
+  /** Admin writes: the pool concerned, if one. */
+  readonly pool?: string;
 }
 
 export interface BoundAddress {
@@ -84,6 +86,7 @@ export class Runtime {
     this.log = log;
     for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p, undefined, Math.random, Date.now, this.onHealth));
     this.metrics.setPoolSource(() => this.pools.values());
+    this.metrics.setListenerSource(() => this.listeners);
     for (const l of config.listeners) {
       const router = l.routes === undefined ? null : compileRouter(l.routes, `listeners.${l.name}.routes`);
       this.listeners.push(createListener(l, { router, pools: this.pools }, this.metrics));
@@ -269,18 +272,20 @@ export class Runtime {
    * whole config, so admin changes made since the last file load are gone (said in the event).
    */
   private noteReload(r: ReloadResult, origin: ReloadOrigin): void {
-    const what = origin.source === 'admin' ? `admin: ${origin.action ?? 'change'}` : 'config file reload';
+    const admin = origin.source === 'admin';
+    const what = admin ? origin.action ?? 'change' : 'config file reload';
+    const pool = origin.pool ?? null;
     if (!r.ok) {
       const first = r.problems[0];
       this.feed.push({
-        kind: 'reload', pool: null, server: null, to: 'refused', actor: origin.actor,
+        kind: admin ? 'admin' : 'reload', pool: pool !== null && this.pools.has(pool) ? pool : null, server: null, to: 'refused', actor: origin.actor,
         reason: `${what} refused (${r.code}): ${r.problems.length} problem(s)${first ? `, first ${first.path}: ${first.message}` : ''}; generation ${r.generation} stays in service`,
       });
       return;
     }
-    if (origin.source === 'admin') {
-      this.adminChanges.push({ at: Date.now(), action: origin.action ?? 'change', actor: origin.actor ?? 'unknown', generation: r.generation });
-      this.feed.push({ kind: 'reload', pool: null, server: null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
+    if (admin) {
+      this.adminChanges.push({ at: Date.now(), action: what, actor: origin.actor ?? 'unknown', generation: r.generation });
+      this.feed.push({ kind: 'admin', pool: pool !== null && this.pools.has(pool) ? pool : null, server: null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
       return;
     }
     const lost = this.adminChanges.length;
