@@ -85,11 +85,12 @@ function unchanged(rt: Runtime, action: string, why: string): WriteOutcome {
 
 /** Drain (`on` true) or undrain an endpoint: `drain` in its config entry. */
 export async function setDrain(rt: Runtime, poolName: string, address: string, on: boolean, actor: string): Promise<WriteOutcome> {
-  const action = `${on ? 'drain' : 'undrain'} ${poolName}/${address}`;
+  const verb = on ? 'drain' : 'undrain';
   const found = findPool(rt, poolName);
-  if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
+  if (found === null) return notFound(`${verb} (unknown pool)`, `no pool named ${JSON.stringify(poolName)}`);
   const si = findServer(found.pool, address);
-  if (si < 0) return notFound(action, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  if (si < 0) return notFound(`${verb} (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  const action = `${verb} ${poolName}/${found.pool.servers[si].address}`;
   if (found.pool.servers[si].drain === on) return unchanged(rt, action, `already ${on ? 'draining' : 'in service'}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, drain: on } : s));
   return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
@@ -98,15 +99,17 @@ export async function setDrain(rt: Runtime, poolName: string, address: string, o
 /** Sets an endpoint's configured weight (integer ≥ 0). */
 export async function setWeight(rt: Runtime, poolName: string, address: string, body: unknown, actor: string): Promise<WriteOutcome> {
   const weight = isObj(body) ? body.weight : undefined;
-  const action = `set weight of ${poolName}/${address} to ${JSON.stringify(weight)}`;
   const found = findPool(rt, poolName);
-  if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
+  if (found === null) return notFound('set weight (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
   const si = findServer(found.pool, address);
-  if (si < 0) return notFound(action, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  if (si < 0) return notFound(`set weight (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  // Audit text carries validated values only (never whatever a caller put in a field).
+  let action = `set weight of ${poolName}/${found.pool.servers[si].address} (invalid value)`;
   if (!isObj(body) || Object.keys(body).some((k) => k !== 'weight')) return invalid(action, [{ path: '(body)', message: 'expected {"weight": <integer ≥ 0>}' }]);
   const cur = found.pool.servers[si];
   const parsed = serverSchema.safeParse({ address: cur.address, weight, drain: cur.drain }, { reportInput: true });
   if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, ['pools', found.pi, 'servers', si]));
+  action = `set weight of ${poolName}/${cur.address} to ${parsed.data.weight}`;
   if (cur.weight === parsed.data.weight) return unchanged(rt, action, `weight already ${cur.weight}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, weight: parsed.data.weight } : s));
   return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
@@ -114,14 +117,13 @@ export async function setWeight(rt: Runtime, poolName: string, address: string, 
 
 /** Adds an endpoint `{address, weight?, drain?}` at the end of the pool's list. */
 export async function addEndpoint(rt: Runtime, poolName: string, body: unknown, actor: string): Promise<WriteOutcome> {
-  const addr = isObj(body) && typeof body.address === 'string' ? body.address : '?';
-  const action = `add endpoint ${addr} to ${poolName}`;
   const found = findPool(rt, poolName);
-  if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
+  if (found === null) return notFound('add endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
   const at: PathSegment[] = ['pools', found.pi, 'servers', found.pool.servers.length];
   const parsed = serverSchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, at));
+  if (!parsed.success) return invalid(`add endpoint to ${poolName} (invalid entry)`, problemsOf(parsed.error.issues, at));
   const server: ServerConfig = parsed.data;
+  const action = `add endpoint ${server.address} to ${poolName}`;
   const dup = findServer(found.pool, server.address);
   if (dup >= 0) return invalid(action, [{ path: formatPath([...at, 'address']), message: `duplicate server address ${JSON.stringify(server.address)} (also pools[${found.pi}].servers[${dup}])` }]);
   return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor, poolName);
@@ -129,11 +131,11 @@ export async function addEndpoint(rt: Runtime, poolName: string, body: unknown, 
 
 /** Removes an endpoint (a pool keeps at least one). Exchanges in progress on it finish. */
 export async function removeEndpoint(rt: Runtime, poolName: string, address: string, actor: string): Promise<WriteOutcome> {
-  const action = `remove endpoint ${address} from ${poolName}`;
   const found = findPool(rt, poolName);
-  if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
+  if (found === null) return notFound('remove endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
   const si = findServer(found.pool, address);
-  if (si < 0) return notFound(action, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  if (si < 0) return notFound(`remove endpoint (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+  const action = `remove endpoint ${found.pool.servers[si].address} from ${poolName}`;
   if (found.pool.servers.length === 1) {
     return invalid(action, [{ path: `pools[${found.pi}].servers`, message: 'expected at least 1 item, got 0 (a pool keeps at least one server; drain it instead)' }]);
   }
@@ -151,9 +153,9 @@ const ALGO_FIELDS = ['hashKey', 'boundedLoad', 'slowStart', 'maglev', 'peakEwma'
  */
 export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown, actor: string): Promise<WriteOutcome> {
   const name = isObj(body) ? body.algorithm : undefined;
-  const action = `set algorithm of ${poolName} to ${JSON.stringify(name)}`;
   const found = findPool(rt, poolName);
-  if (found === null) return notFound(action, `no pool named ${JSON.stringify(poolName)}`);
+  if (found === null) return notFound('set algorithm (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
+  let action = `set algorithm of ${poolName} (invalid value)`;
   const base: PathSegment[] = ['pools', found.pi];
   if (!isObj(body)) return invalid(action, [{ path: '(body)', message: 'expected {"algorithm": NAME, …}' }]);
   const extra = Object.keys(body).filter((k) => k !== 'algorithm' && !(ALGO_FIELDS as readonly string[]).includes(k));
@@ -169,6 +171,7 @@ export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown,
     else given[k] = r.data;
   }
   if (problems.length > 0 || !algo.success) return invalid(action, problems);
+  action = `set algorithm of ${poolName} to ${algo.data}`;
   const factory = getAlgorithm(algo.data)!;
   // Keep the pool's own sections that still apply, take the given ones, drop the rest.
   const next: Record<string, unknown> = { ...found.pool, algorithm: algo.data };
