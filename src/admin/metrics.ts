@@ -289,6 +289,11 @@ export class Metrics {
     });
     // Process metrics under their conventional names (process_*, nodejs_*), as every Node exporter.
     collectDefaultMetrics({ register: this.registry });
+    // prom-client's gauges named *_total break the naming rule (`promtool check metrics` flags
+    // them); the same figures stay available by type in nodejs_active_{handles,requests,resources}.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** The series for these labels (created on first use; callers cache it). */
