@@ -62,7 +62,7 @@ export class AdminAuth {
     this.protectReads = auth?.protectReads ?? !loopback;
     this.hosts = new Set(['localhost', '127.0.0.1', '[::1]']);
     if (hp !== null) this.hosts.add(hp.host.includes(':') && !hp.host.startsWith('[') ? `[${hp.host}]` : hp.host.toLowerCase());
-    for (const h of admin.allowedHosts) this.hosts.add(h.toLowerCase());
+    for (const h of admin.allowedHosts ?? []) this.hosts.add(h.toLowerCase());
   }
 
   /** Whether a token is configured (without one, writes are off: 403). */

@@ -191,9 +191,9 @@ export class AdminServer {
   constructor(rt: Runtime, config: Config['admin'] | { listen: string }) {
     this.rt = rt;
     this.listenAddr = config.listen;
-    const admin: Config['admin'] = { enabled: true, allowedHosts: [], maxStreamClients: 16, ...config };
+    const admin: Config['admin'] = { enabled: true, ...config };
     this.auth = new AdminAuth(admin);
-    this.stream = new EventStream(rt, { maxClients: admin.maxStreamClients });
+    this.stream = new EventStream(rt, { maxClients: admin.maxStreamClients ?? 16 });
     this.server = createServer((req, res) => this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }

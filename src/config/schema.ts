@@ -415,8 +415,8 @@ const AdminSchema = z.strictObject({
   listen: ListenAddress.default('127.0.0.1:9090').describe('Address of the admin API and dashboard, `host:port`. Keep it on loopback or a management network; a non-loopback address needs `auth` (a token).'),
   enabled: z.boolean().default(true).describe('Serve the admin API.'),
   auth: AdminAuthSchema.optional(),
-  allowedHosts: z.array(z.string().min(1)).default([]).describe('Extra host names the Host header of an admin request may carry (DNS-rebinding guard). Always allowed: `localhost`, `127.0.0.1`, `[::1]` and the bound address. Others get 421.'),
-  maxStreamClients: count(16, 1).describe('Event-stream (`GET /api/v1/stream`) clients connected at once at most; more get 503.'),
+  allowedHosts: z.array(z.string().min(1)).optional().describe('Extra host names the Host header of an admin request may carry (DNS-rebinding guard). Always allowed: `localhost`, `127.0.0.1`, `[::1]` and the bound address. Others get 421.'),
+  maxStreamClients: z.number().int().min(1).optional().describe('Event-stream (`GET /api/v1/stream`) clients connected at once at most; more get 503. Default 16.'),
 }).superRefine((a, ctx) => {
   const hp = parseHostPort(a.listen);
   if (a.auth !== undefined && (a.auth.tokenEnv === undefined) === (a.auth.tokenFile === undefined)) {
