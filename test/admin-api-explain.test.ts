@@ -126,6 +126,25 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
       assert.ok(Math.abs(total - 1) < 0.01, `ring shares sum to ${total}`);
     });
 
+    await t.test('what if an endpoint were removed: the share of keys that would move', async () => {
+      const view = (await call(port, 'GET', '/api/v1/pools/h')).json.algorithmView;
+      const share = view.shares.find((x: { address: string }) => x.address === addr('h1')).share;
+      const h = (await call(port, 'GET', `/api/v1/pools/h/whatif?remove=${addr('h1')}`)).json;
+      assert.equal(h.hashing, true);
+      assert.equal(h.movedFromOthers, 0, 'consistent hashing moves only the removed endpoint\'s keys');
+      assert.equal(h.movedShare, h.ownShare);
+      assert.ok(Math.abs(h.ownShare - share) < 0.03, `sampled ${h.ownShare} vs ring share ${share}`);
+      const m = (await call(port, 'GET', `/api/v1/pools/m/whatif?remove=${addr('m2')}`)).json;
+      assert.ok(m.ownShare > 0.25 && m.ownShare < 0.42, `maglev share ${m.ownShare}`);
+      assert.ok(m.movedShare >= m.ownShare && m.movedFromOthers < 0.1, JSON.stringify(m));
+      const rr = (await call(port, 'GET', `/api/v1/pools/rr/whatif?remove=${addr('rr1')}`)).json;
+      assert.equal(rr.hashing, false);
+      assert.equal((await call(port, 'GET', '/api/v1/pools/h/whatif?remove=1.2.3.4:5')).status, 404);
+      assert.equal((await call(port, 'GET', '/api/v1/pools/h/whatif')).status, 400);
+      // Nothing changed: the ring still has three owners.
+      assert.equal((await call(port, 'GET', '/api/v1/pools/h')).json.algorithmView.shares.length, 3);
+    });
+
     await t.test('round robin: "would be chosen" is the next pick; explaining changes no counter or rotation', async () => {
       const before = JSON.stringify((await call(port, 'GET', '/api/v1/pools/rr')).json.endpoints.map((e: { requests: number }) => e.requests));
       const first = (await explain({ path: '/x' })).targets[0];

@@ -146,6 +146,7 @@ test('the admin token never appears in logs or answers', { timeout: 60_000 }, as
     assert.equal(good, paths.length);
     // Reads need the token here (protectReads): the stream too.
     assert.equal((await call(port, 'GET', '/metrics')).status, 401);
+    assert.equal((await call(port, 'GET', '/healthz')).status, 200); // stays open for outside checkers
     assert.equal((await call(port, 'GET', '/metrics', { token })).status, 200);
     await get(`${f.url('web')}/x`, { authorization: `Bearer ${token}` });
   } finally {

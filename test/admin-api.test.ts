@@ -271,6 +271,12 @@ test('admin API: writes are off without a token (403); a non-loopback admin addr
     assert.match(r.json.error, /configure admin\.auth/);
     assert.equal((await call(f.adminPort, 'GET', '/api/v1/status')).json.generation, 1);
 
+    // A configured token that is not there stops the start, naming the variable (no value).
+    await assert.rejects(
+      startFulcrum({ ...simpleConfig([a.port]), admin: { listen: '127.0.0.1:0', auth: { tokenEnv: 'FULCRUM_TEST_UNSET_TOKEN' } } }, { env: { FULCRUM_TEST_UNSET_TOKEN: '' } }),
+      /admin\.auth\.tokenEnv: environment variable FULCRUM_TEST_UNSET_TOKEN is not set or empty/,
+    );
+
     const open = { ...simpleConfig([a.port]), admin: { listen: '0.0.0.0:0' } };
     const v1 = validateCli(open, dir, 'open.json');
     assert.equal(v1.code, 1);

@@ -12,7 +12,8 @@
  *
  * Endpoints (docs/admin-api.md has examples):
  *   GET  /healthz, /metrics, /api/v1/status, /api/v1/listeners, /api/v1/routes, /api/v1/pools,
- *        /api/v1/pools/{pool}, /api/v1/events?since=ID&limit=N, /api/v1/config, /api/v1/stream
+ *        /api/v1/pools/{pool}, /api/v1/pools/{pool}/whatif?remove=ADDRESS,
+ *        /api/v1/events?since=ID&limit=N, /api/v1/config, /api/v1/stream
  *   POST /api/v1/explain
  *   POST /api/v1/pools/{pool}/endpoints/{address}/drain | /undrain
  *   PUT  /api/v1/pools/{pool}/endpoints/{address}/weight      {"weight": 3}
@@ -30,6 +31,7 @@ import { eventView, listenersView, poolView, poolsView, routesView, statusView }
 import { addEndpoint, removeEndpoint, replaceConfig, setAlgorithm, setDrain, setWeight, type WriteOutcome } from './writes.ts';
 import { explain, explainProblems, type ExplainRequest } from './explain.ts';
 import { EventStream } from './stream.ts';
+import { whatIfRemoved } from './whatif.ts';
 
 export { poolsView } from './views.ts';
 
@@ -106,6 +108,14 @@ const PARAM_ROUTES: ParamRoute[] = [
     const pool = c.rt.pools.get(c.params[0]);
     if (pool === undefined) return json(c.res, 404, { error: `no pool named ${JSON.stringify(c.params[0])}` });
     json(c.res, 200, poolView(pool));
+  }),
+  route('GET', '/api/v1/pools/{}/whatif', false, (c) => {
+    const pool = c.rt.pools.get(c.params[0]);
+    if (pool === undefined) return json(c.res, 404, { error: `no pool named ${JSON.stringify(c.params[0])}` });
+    const remove = c.url.searchParams.get('remove');
+    if (remove === null) return json(c.res, 400, { error: 'expected ?remove=ADDRESS' });
+    const r = whatIfRemoved(pool, remove);
+    json(c.res, r.status, r.body);
   }),
   route('POST', '/api/v1/explain', false, async (c) => {
     const body = await readJson(c);
@@ -237,7 +247,8 @@ export class AdminServer {
     }
     const isWrite = match?.r.write === true;
     const ctx: Ctx = { rt, req, res, url, params: match?.params ?? [], actor: 'anonymous', admin: this };
-    if (isWrite || this.auth.protectReads) {
+    // /healthz stays open (it tells nothing but "ok" / "draining"; outside checkers poll it).
+    if (isWrite || (this.auth.protectReads && path !== '/healthz')) {
       if (isWrite && !this.auth.hasToken) {
         this.audit(ctx, `${method} ${path}`, 'refused: writes are disabled (no admin.auth token configured)', 403);
         json(res, 403, { error: 'writes are disabled: configure admin.auth.tokenEnv or admin.auth.tokenFile' });

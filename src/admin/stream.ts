@@ -80,11 +80,11 @@ export class EventStream {
       return;
     }
     const now = Date.now();
-    for (const c of this.clients) this.send(c, now);
+    const snap = poolsView(this.rt);
+    for (const c of this.clients) this.send(c, now, snap);
   }
 
-  private send(c: Client, now: number): void {
-    const snap = poolsView(this.rt);
+  private send(c: Client, now: number, snap = poolsView(this.rt)): void {
     const { events, truncated, last } = this.rt.feed.since(c.lastId, 200);
     let out = `event: snapshot\ndata: ${JSON.stringify({ ...snap, lastEventId: last, at: new Date(now).toISOString() })}\n\n`;
     if (events.length > 0 || truncated) {
