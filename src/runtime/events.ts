@@ -59,8 +59,8 @@ export class EventFeed {
    * `since` were already dropped from the ring (the reader missed some).
    */
   since(since: number, limit = this.size): { events: FeedEvent[]; truncated: boolean; last: number } {
-    const first = this.ring.length === 0 ? this.nextId : this.ring[0].id;
-    const truncated = since + 1 < first && since < this.nextId - 1 && since >= 0 && this.ring.length > 0 && first > 1;
+    // Events since+1 … first−1 were dropped from the ring: the reader missed them.
+    const truncated = this.ring.length > 0 && since < this.ring[0].id - 1;
     const out: FeedEvent[] = [];
     for (const ev of this.ring) {
       if (ev.id > since) out.push(ev);
