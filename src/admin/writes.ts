@@ -70,8 +70,8 @@ function withPool(config: Config, pi: number, pool: PoolConfig): Config {
   return { ...config, pools };
 }
 
-async function apply(rt: Runtime, config: Config, action: string, actor: string, pool?: string): Promise<WriteOutcome> {
-  const r: ReloadResult = await rt.reload(config, { source: 'admin', action, actor, pool });
+async function apply(rt: Runtime, config: Config, action: string, actor: string, pool?: string, server?: string): Promise<WriteOutcome> {
+  const r: ReloadResult = await rt.reload(config, { source: 'admin', action, actor, pool, server });
   if (!r.ok) {
     const status = r.code === 'FULCRUM_E_CONFIG_INVALID' ? 422 : r.code === 'FULCRUM_E_SHUTTING_DOWN' ? 503 : 409;
     return { status, result: 'refused', action, body: { error: 'change refused; the running config stays in service', code: r.code, action, generation: r.generation, problems: r.problems } };
@@ -93,7 +93,7 @@ export async function setDrain(rt: Runtime, poolName: string, address: string, o
   const action = `${verb} ${poolName}/${found.pool.servers[si].address}`;
   if (found.pool.servers[si].drain === on) return unchanged(rt, action, `already ${on ? 'draining' : 'in service'}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, drain: on } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, found.pool.servers[si].address);
 }
 
 /** Sets an endpoint's configured weight (integer ≥ 0). */
@@ -112,7 +112,7 @@ export async function setWeight(rt: Runtime, poolName: string, address: string, 
   action = `set weight of ${poolName}/${cur.address} to ${parsed.data.weight}`;
   if (cur.weight === parsed.data.weight) return unchanged(rt, action, `weight already ${cur.weight}`);
   const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, weight: parsed.data.weight } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, cur.address);
 }
 
 /** Adds an endpoint `{address, weight?, drain?}` at the end of the pool's list. */
@@ -126,7 +126,7 @@ export async function addEndpoint(rt: Runtime, poolName: string, body: unknown, 
   const action = `add endpoint ${server.address} to ${poolName}`;
   const dup = findServer(found.pool, server.address);
   if (dup >= 0) return invalid(action, [{ path: formatPath([...at, 'address']), message: `duplicate server address ${JSON.stringify(server.address)} (also pools[${found.pi}].servers[${dup}])` }]);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor, poolName);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor, poolName, server.address);
 }
 
 /** Removes an endpoint (a pool keeps at least one). Exchanges in progress on it finish. */
@@ -140,7 +140,7 @@ export async function removeEndpoint(rt: Runtime, poolName: string, address: str
     return invalid(action, [{ path: `pools[${found.pi}].servers`, message: 'expected at least 1 item, got 0 (a pool keeps at least one server; drain it instead)' }]);
   }
   const servers = found.pool.servers.filter((_, i) => i !== si);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName);
+  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, found.pool.servers[si].address);
 }
 
 /** Pool fields that belong to one algorithm or family (dropped when the new algorithm does not take them). */

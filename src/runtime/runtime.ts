@@ -36,6 +36,8 @@ export interface ReloadOrigin {
   readonly actor?: string;
   /** Admin writes: the pool concerned, if one. */
   readonly pool?: string;
+  /** Admin writes: the endpoint concerned, if one. */
+  readonly server?: string;
 }
 
 export interface BoundAddress {
@@ -278,14 +280,14 @@ export class Runtime {
     if (!r.ok) {
       const first = r.problems[0];
       this.feed.push({
-        kind: admin ? 'admin' : 'reload', pool: pool !== null && this.pools.has(pool) ? pool : null, server: null, to: 'refused', actor: origin.actor,
+        kind: admin ? 'admin' : 'reload', pool: pool !== null && this.pools.has(pool) ? pool : null, server: origin.server ?? null, to: 'refused', actor: origin.actor,
         reason: `${what} refused (${r.code}): ${r.problems.length} problem(s)${first ? `, first ${first.path}: ${first.message}` : ''}; generation ${r.generation} stays in service`,
       });
       return;
     }
     if (admin) {
       this.adminChanges.push({ at: Date.now(), action: what, actor: origin.actor ?? 'unknown', generation: r.generation });
-      this.feed.push({ kind: 'admin', pool: pool !== null && this.pools.has(pool) ? pool : null, server: null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
+      this.feed.push({ kind: 'admin', pool: pool !== null && this.pools.has(pool) ? pool : null, server: origin.server ?? null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
       return;
     }
     const lost = this.adminChanges.length;
