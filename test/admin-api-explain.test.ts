@@ -141,6 +141,19 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
       assert.equal(rr.hashing, false);
       assert.equal((await call(port, 'GET', '/api/v1/pools/h/whatif?remove=1.2.3.4:5')).status, 404);
       assert.equal((await call(port, 'GET', '/api/v1/pools/h/whatif')).status, 400);
+      // The key space for drawing: owners of equal arcs (ring) / runs (table), close to the shares.
+      for (const name of ['h', 'm']) {
+        const ks = (await call(port, 'GET', `/api/v1/pools/${name}/keyspace?segments=4096`)).json;
+        assert.equal(ks.owners.length, 4096);
+        const shares = (await call(port, 'GET', `/api/v1/pools/${name}`)).json.algorithmView.shares;
+        ks.endpoints.forEach((a: string, k: number) => {
+          const frac = ks.owners.filter((o: number) => o === k).length / 4096;
+          const want = shares.find((x: { address: string }) => x.address === a).share;
+          assert.ok(Math.abs(frac - want) < 0.03, `${name} ${a}: ${frac} vs ${want}`);
+        });
+      }
+      assert.equal((await call(port, 'GET', '/api/v1/pools/rr/keyspace')).status, 404);
+      assert.equal((await call(port, 'GET', '/api/v1/pools/h/keyspace?segments=0')).status, 400);
       // Nothing changed: the ring still has three owners.
       assert.equal((await call(port, 'GET', '/api/v1/pools/h')).json.algorithmView.shares.length, 3);
     });

@@ -13,6 +13,7 @@
  * Endpoints (docs/admin-api.md has examples):
  *   GET  /healthz, /metrics, /api/v1/status, /api/v1/listeners, /api/v1/routes, /api/v1/pools,
  *        /api/v1/pools/{pool}, /api/v1/pools/{pool}/whatif?remove=ADDRESS,
+ *        /api/v1/pools/{pool}/keyspace?segments=N,
  *        /api/v1/events?since=ID&limit=N, /api/v1/config, /api/v1/stream
  *   POST /api/v1/explain
  *   POST /api/v1/pools/{pool}/endpoints/{address}/drain | /undrain
@@ -27,7 +28,7 @@ import type { Runtime, BoundAddress } from '../runtime/runtime.ts';
 import { splitHostPort } from '../runtime/pool.ts';
 import type { Config } from '../config/schema.ts';
 import { AdminAuth } from './auth.ts';
-import { eventView, listenersView, poolView, poolsView, routesView, statusView } from './views.ts';
+import { eventView, keyspaceView, listenersView, poolView, poolsView, routesView, statusView } from './views.ts';
 import { addEndpoint, removeEndpoint, replaceConfig, setAlgorithm, setDrain, setWeight, type WriteOutcome } from './writes.ts';
 import { explain, explainProblems, type ExplainRequest } from './explain.ts';
 import { EventStream } from './stream.ts';
@@ -108,6 +109,15 @@ const PARAM_ROUTES: ParamRoute[] = [
     const pool = c.rt.pools.get(c.params[0]);
     if (pool === undefined) return json(c.res, 404, { error: `no pool named ${JSON.stringify(c.params[0])}` });
     json(c.res, 200, poolView(pool));
+  }),
+  route('GET', '/api/v1/pools/{}/keyspace', false, (c) => {
+    const pool = c.rt.pools.get(c.params[0]);
+    if (pool === undefined) return json(c.res, 404, { error: `no pool named ${JSON.stringify(c.params[0])}` });
+    const segments = intParam(c.url, 'segments', 360);
+    if (segments === null || segments < 1 || segments > 4096) return json(c.res, 400, { error: 'segments must be an integer 1-4096' });
+    const v = keyspaceView(pool, segments);
+    if (v === null) return json(c.res, 404, { error: `pool ${JSON.stringify(pool.name)} (${pool.config.algorithm}) has no positional key space (ring or table)` });
+    json(c.res, 200, v);
   }),
   route('GET', '/api/v1/pools/{}/whatif', false, (c) => {
     const pool = c.rt.pools.get(c.params[0]);

@@ -1,7 +1,7 @@
 /**
  * GET /api/v1/stream: Server-Sent Events (WHATWG HTML §9.2) for the dashboard. Each client gets
  * at once, then every `intervalMs` (default 1000): an `event: snapshot` with the pools view
- * (endpoint figures, algorithm views), and an `event: events` with the feed's new events since the
+ * (endpoint figures, algorithm views; without each pool's event list — the events frames carry those), and an `event: events` with the feed's new events since the
  * last one it got (`id:` is the last event id, so a browser's EventSource reconnects with
  * Last-Event-ID and misses nothing the ring still holds). A comment line every `heartbeatMs`
  * keeps proxies from closing an idle stream. At most `maxClients` streams (503 beyond); all are
@@ -80,11 +80,11 @@ export class EventStream {
       return;
     }
     const now = Date.now();
-    const snap = poolsView(this.rt);
+    const snap = poolsView(this.rt, false);
     for (const c of this.clients) this.send(c, now, snap);
   }
 
-  private send(c: Client, now: number, snap = poolsView(this.rt)): void {
+  private send(c: Client, now: number, snap = poolsView(this.rt, false)): void {
     const { events, truncated, last } = this.rt.feed.since(c.lastId, 200);
     let out = `event: snapshot\ndata: ${JSON.stringify({ ...snap, lastEventId: last, at: new Date(now).toISOString() })}\n\n`;
     if (events.length > 0 || truncated) {

@@ -58,6 +58,19 @@ export function algorithmView(pool: PoolRuntime): unknown {
   };
 }
 
+/**
+ * The key space of a positional hashing pool cut into `segments` equal arcs (ring) or runs (table),
+ * each with the index (into `endpoints`) of the endpoint owning its start; null for other pools.
+ */
+export function keyspaceView(pool: PoolRuntime, segments: number): unknown {
+  const b = pool.balancer;
+  if (b.ownerAt === undefined) return null;
+  const slotToPos = new Map(pool.endpoints.map((e, k) => [e.index, k]));
+  const owners: number[] = [];
+  for (let k = 0; k < segments; k++) owners.push(slotToPos.get(b.ownerAt(k / segments)) ?? -1);
+  return { pool: pool.name, algorithm: pool.config.algorithm, view: getAlgorithm(pool.config.algorithm)?.view ?? null, segments, endpoints: pool.endpoints.map((e) => e.address), owners };
+}
+
 export function endpointsView(pool: PoolRuntime, now = Date.now()): unknown[] {
   const h = pool.health;
   const load = pool.load;
@@ -109,7 +122,7 @@ function findLast<T>(xs: readonly T[], pred: (x: T) => boolean): T | undefined {
   return undefined;
 }
 
-export function poolView(pool: PoolRuntime, now = Date.now()): unknown {
+export function poolView(pool: PoolRuntime, now = Date.now(), withEvents = true): unknown {
   const h = pool.health;
   const cb = pool.config.circuitBreakers;
   return {
@@ -123,14 +136,14 @@ export function poolView(pool: PoolRuntime, now = Date.now()): unknown {
     retries: { made: h.retries, refusedByBudget: h.retriesRefused },
     circuitBreakerRejects: Object.fromEntries(h.breakerRejects),
     endpoints: endpointsView(pool, now),
-    events: h.events.map((ev) => ({ at: iso(ev.at), server: ev.server, kind: ev.kind, to: ev.to, reason: ev.reason })),
+    ...(withEvents ? { events: h.events.map((ev) => ({ at: iso(ev.at), server: ev.server, kind: ev.kind, to: ev.to, reason: ev.reason })) } : {}),
   };
 }
 
 /** The JSON view of every pool (GET /api/v1/pools; the stream's snapshots). */
-export function poolsView(rt: Runtime): { generation: number; at: string; pools: unknown[] } {
+export function poolsView(rt: Runtime, withEvents = true): { generation: number; at: string; pools: unknown[] } {
   const now = Date.now();
-  return { generation: rt.generation, at: iso(now), pools: [...rt.pools.values()].map((p) => poolView(p, now)) };
+  return { generation: rt.generation, at: iso(now), pools: [...rt.pools.values()].map((p) => poolView(p, now, withEvents)) };
 }
 
 export function listenersView(rt: Runtime): unknown {

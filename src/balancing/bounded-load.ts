@@ -110,6 +110,10 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
     return this.inner.shares?.() ?? [];
   }
 
+  ownerAt(fraction: number): number {
+    return this.inner.ownerAt?.(fraction) ?? -1;
+  }
+
   locate(key: string): KeyLocation {
     return this.inner.locate?.(key) ?? { hash: 0, position: 'unknown', owner: -1 };
   }

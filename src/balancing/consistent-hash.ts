@@ -232,6 +232,12 @@ export class ConsistentHash implements HashingBalancer {
     return [...acc].map(([slot, a]) => ({ slot, share: a / 2 ** 32 }));
   }
 
+  /** Admin view: the owner of the hash-space position `fraction` (the first point at or after it). Pure. */
+  ownerAt(fraction: number): number {
+    if (this.points.length === 0) return -1;
+    return this.owners[this.findPoint(Math.min(2 ** 32 - 1, Math.floor(fraction * 2 ** 32)) >>> 0)];
+  }
+
   /** Admin view: the key's CRC-32 and the first ring point at or after it. Pure. */
   locate(key: string): KeyLocation {
     const h = crc32Fast(key) >>> 0;

@@ -33,6 +33,12 @@ export class IpHash implements HashingBalancer {
     return [...acc].map(([slot, k]) => ({ slot, share: k / this.table.length }));
   }
 
+  /** Admin view: the endpoint at table position ⌊fraction × N⌋. Pure. */
+  ownerAt(fraction: number): number {
+    const n = this.table.length;
+    return n === 0 ? -1 : this.table[Math.min(n - 1, Math.floor(fraction * n))];
+  }
+
   /** Admin view: the key's MurmurHash3 and its position hash mod N. Pure. */
   locate(key: string): KeyLocation {
     const h = murmur3(key) >>> 0;

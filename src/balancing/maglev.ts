@@ -138,6 +138,11 @@ export class Maglev implements HashingBalancer {
     return [...acc].map(([slot, k]) => ({ slot, share: k / this.size }));
   }
 
+  /** Admin view: the endpoint of table slot ⌊fraction × M⌋. Pure. */
+  ownerAt(fraction: number): number {
+    return this.lookup[Math.min(this.size - 1, Math.floor(fraction * this.size))];
+  }
+
   /** Admin view: the key's hash, its table slot (hash mod M) and that slot's endpoint. Pure. */
   locate(key: string): KeyLocation {
     const h = maglevKeyHash(key) >>> 0;

@@ -72,6 +72,12 @@ export interface Balancer {
    * endpoint's score. Not on the data path.
    */
   locate?(key: string): KeyLocation;
+  /**
+   * Side-effect-free, positional algorithms (ring, lookup table): the endpoint slot owning the
+   * position `fraction` ∈ [0, 1) of the key space (−1: none). Lets the dashboard draw the ring or
+   * the table. Not on the data path.
+   */
+  ownerAt?(fraction: number): number;
 }
 
 /** Where a key lands in a hashing algorithm (admin API's explain). */
