@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EndpointStats, ROTATE_MS } from './endpoint-stats.ts';
+import { EndpointStats, LATENCY_BUCKETS, ROTATE_MS, bucketOf } from './endpoint-stats.ts';
 import { EventFeed } from './events.ts';
 
-test('latency quantiles are within 9% of the exact ones, per endpoint', () => {
+test('latency quantiles are within 12% of the exact ones, per endpoint', () => {
   const s = new EndpointStats(2);
   const xs: number[] = [];
   for (let i = 1; i <= 1000; i++) {
@@ -16,9 +16,23 @@ test('latency quantiles are within 9% of the exact ones, per endpoint', () => {
   for (const q of [0.5, 0.9, 0.99]) {
     const exact = xs[Math.ceil(q * xs.length) - 1];
     const got = s.quantile(0, q)!;
-    assert.ok(Math.abs(got - exact) / exact <= 0.09, `q${q}: ${got} vs ${exact}`);
+    assert.ok(Math.abs(got - exact) / exact <= 0.12, `q${q}: ${got} vs ${exact}`);
   }
   assert.equal(s.quantile(1, 0.5), null);
+});
+
+test('buckets: octaves of 10 µs cut in quarters; monotonic; clamped', () => {
+  assert.equal(bucketOf(0), 0);
+  assert.equal(bucketOf(0.01), 0);
+  assert.equal(bucketOf(0.02), 4);
+  assert.equal(bucketOf(0.03), 6);
+  assert.equal(bucketOf(1e9), LATENCY_BUCKETS - 1);
+  let prev = 0;
+  for (let ms = 0.001; ms < 3e5; ms *= 1.01) {
+    const b = bucketOf(ms);
+    assert.ok(b >= prev && b < LATENCY_BUCKETS);
+    prev = b;
+  }
 });
 
 test('two generations: old latencies leave after two rotations', () => {
