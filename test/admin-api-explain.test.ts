@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startFulcrum } from './helpers/fulcrum.ts';
 import { startHttpBackend, type HttpBackend } from './helpers/backends.ts';
 import { call, get } from './admin-api-client.ts';
+import { createServer, connect, type Server } from 'node:net';
 
 async function named(name: string, handler?: (url: string, res: import('node:http').ServerResponse) => boolean): Promise<HttpBackend> {
   return startHttpBackend((req, res) => {
@@ -35,9 +36,23 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
   const addr = (n: string) => backends.get(n)!.address;
   const byAddress = new Map([...backends].map(([n, b]) => [b.address, n]));
   const servers = (...ns: string[]) => ns.map((n) => ({ address: addr(n) }));
+  // TCP backends that say their name and close (for the L4 listener).
+  const tcpNames = ['t1', 't2', 't3'];
+  const tcpServers: Server[] = [];
+  const tcpAddr = new Map<string, string>();
+  for (const n of tcpNames) {
+    const srv = createServer((sock) => sock.end(n));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    tcpServers.push(srv);
+    tcpAddr.set(n, `127.0.0.1:${(srv.address() as { port: number }).port}`);
+  }
   const cfg = {
     admin: { listen: '127.0.0.1:0' },
     listeners: [{
+      name: 'tcp', protocol: 'tcp', listen: '127.0.0.1:0', pool: 'ip',
+    }, {
+      name: 'tls', protocol: 'tls-passthrough', listen: '127.0.0.1:0', pool: 'rr', sniRoutes: [{ serverNames: ['*.a.example'], pool: 'ip' }],
+    }, {
       name: 'web', listen: '127.0.0.1:0',
       routes: [
         { name: 'r-api', match: { host: 'api.example', path: { prefix: '/api' } }, pool: 'rr' },
@@ -64,6 +79,7 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
         retries: { attempts: 1 },
       },
       { name: 'cb', servers: servers('cb'), circuitBreakers: { maxRequests: 1 } },
+      { name: 'ip', algorithm: 'ip-hash', hashKey: 'source-ip', servers: tcpNames.map((n) => ({ address: tcpAddr.get(n)! })) },
     ],
   };
   const f = await startFulcrum(cfg);
@@ -158,6 +174,34 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
       assert.equal((await call(port, 'GET', '/api/v1/pools/h')).json.algorithmView.shares.length, 3);
     });
 
+    await t.test('L4: source-ip hash positions equal the real picks per client address; SNI routes', async () => {
+      const seen = new Set<string>();
+      for (let x = 2; x <= 12; x++) {
+        const source = `127.0.0.${x}`;
+        const e = (await explain({ listener: 'tcp', source })).targets[0];
+        assert.equal(e.algorithm, 'ip-hash');
+        assert.equal(e.key.value, source);
+        assert.match(e.keyPosition.position, /^position \d+ of 3 \(hash mod N\)$/);
+        const got = await new Promise<string>((resolve, reject) => {
+          const sock = connect({ port: f.port('tcp'), host: '127.0.0.1', localAddress: source });
+          let data = '';
+          sock.setEncoding('utf8');
+          sock.on('data', (d: string) => { data += d; });
+          sock.on('end', () => { sock.end(); resolve(data); });
+          sock.on('error', reject);
+        });
+        assert.equal(e.chosen, tcpAddr.get(got), `client ${source}`);
+        seen.add(got);
+      }
+      assert.ok(seen.size >= 2, 'several clients, several backends');
+      const tls = await explain({ listener: 'tls', sni: 'www.a.example', source: '127.0.0.3' });
+      assert.deepEqual(tls.sni, { serverName: 'www.a.example', route: 'ip', fallback: null });
+      assert.equal(tls.targets[0].pool, 'ip');
+      const other = await explain({ listener: 'tls', sni: 'b.example' });
+      assert.deepEqual(other.sni, { serverName: 'b.example', route: null, fallback: 'rr' });
+      assert.equal(other.targets[0].pool, 'rr');
+    });
+
     await t.test('round robin: "would be chosen" is the next pick; explaining changes no counter or rotation', async () => {
       const before = JSON.stringify((await call(port, 'GET', '/api/v1/pools/rr')).json.endpoints.map((e: { requests: number }) => e.requests));
       const first = (await explain({ path: '/x' })).targets[0];
@@ -210,5 +254,6 @@ test('explain: routes, hash positions equal to real picks, skipped endpoints wit
   } finally {
     await f.stop();
     await Promise.all([...backends.values()].map((b) => b.close()));
+    await Promise.all(tcpServers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
   }
 });

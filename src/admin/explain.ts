@@ -1,7 +1,8 @@
 /**
  * POST /api/v1/explain: "why would this request go there?", answered without sending traffic and
  * without changing any counter or rotation state. From a request description (listener, method,
- * host, path, query, headers, cookies, source address) it reports:
+ * host, path, query, headers, cookies, source address; for L4 listeners source port and SNI) it
+ * reports:
  *
  * - the route that matches, and for each earlier route the condition that failed (the router's own
  *   explain, the same compiled conditions the data path tests);
@@ -17,6 +18,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { PoolRuntime } from '../runtime/pool.ts';
 import type { RequestView, Router } from '../l7/router/types.ts';
 import { compileRouter } from '../l7/router/router.ts';
+import { SniRouter } from '../l4/sni-router.ts';
 import type { KeySource } from '../balancing/keys.ts';
 import { findCookie, queryParam } from '../l7/router/params.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
@@ -33,9 +35,13 @@ export interface ExplainRequest {
   headers?: Record<string, string | string[]>;
   cookies?: Record<string, string>;
   source?: string;
+  /** L4: the client's port (for `five-tuple` keys). */
+  sourcePort?: number;
+  /** tls-passthrough: the server name the ClientHello would carry. */
+  sni?: string;
 }
 
-const FIELDS = ['listener', 'method', 'host', 'path', 'query', 'headers', 'cookies', 'source'];
+const FIELDS = ['listener', 'method', 'host', 'path', 'query', 'headers', 'cookies', 'source', 'sourcePort', 'sni'];
 
 /** Checks the body's shape; returns problems (path: message) or null. */
 export function explainProblems(body: unknown): { path: string; message: string }[] {
@@ -43,7 +49,8 @@ export function explainProblems(body: unknown): { path: string; message: string 
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return [{ path: '(body)', message: 'expected an object {method, host, path, headers, cookies, query, source, listener}' }];
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) if (!FIELDS.includes(k)) out.push({ path: k, message: `unknown field; expected one of ${FIELDS.join(', ')}` });
-  for (const k of ['listener', 'method', 'host', 'path', 'source']) {
+  if (b.sourcePort !== undefined && !(Number.isInteger(b.sourcePort) && (b.sourcePort as number) >= 0 && (b.sourcePort as number) <= 65535)) out.push({ path: 'sourcePort', message: 'expected a port 0-65535' });
+  for (const k of ['listener', 'method', 'host', 'path', 'source', 'sni']) {
     if (b[k] !== undefined && typeof b[k] !== 'string') out.push({ path: k, message: 'expected a string' });
   }
   if (typeof b.path === 'string' && !b.path.startsWith('/')) out.push({ path: 'path', message: `expected a path starting with "/", got ${JSON.stringify(b.path)}` });
@@ -118,6 +125,32 @@ class DescribedRequest implements RequestView, KeySource {
   }
 }
 
+/** An L4 connection or flow as key extraction sees it: client address and five-tuple; no HTTP keys. */
+class DescribedFlow implements KeySource {
+  readonly path = '';
+  readonly uri = '';
+  readonly sourceIp: string;
+  readonly fiveTuple: string | undefined;
+
+  constructor(d: ExplainRequest, protocol: string, local: { host: string; port: number } | undefined) {
+    this.sourceIp = d.source ?? '127.0.0.1';
+    this.fiveTuple = d.sourcePort === undefined || local === undefined ? undefined
+      : `${protocol === 'udp' ? 'udp' : 'tcp'} ${this.sourceIp} ${d.sourcePort} ${local.host} ${local.port}`;
+  }
+
+  header(): undefined {
+    return undefined;
+  }
+
+  cookie(): undefined {
+    return undefined;
+  }
+
+  queryParam(): undefined {
+    return undefined;
+  }
+}
+
 /** Why endpoint slot i of the pool may not be chosen now, or null when it is a candidate. */
 function skipReason(pool: PoolRuntime, i: number): string | null {
   const h = pool.health;
@@ -142,7 +175,7 @@ function skipReason(pool: PoolRuntime, i: number): string | null {
   return null;
 }
 
-function explainPool(pool: PoolRuntime, req: DescribedRequest): Record<string, unknown> {
+function explainPool(pool: PoolRuntime, req: KeySource): Record<string, unknown> {
   const factory = getAlgorithm(pool.config.algorithm);
   const h = pool.health;
   const cb = pool.config.circuitBreakers;
@@ -248,13 +281,25 @@ export function explain(rt: Runtime, d: ExplainRequest): { status: number; body:
   const lc = listener.config;
   const request = { method: req.method, host: req.host, path: req.path, query: req.query, source: req.sourceIp };
   if (lc.routes === undefined) {
-    const pool = lc.pool === undefined ? undefined : rt.pools.get(lc.pool);
+    // L4: the SNI route (tls-passthrough) or the listener's pool; keys from the client address.
+    const flow = new DescribedFlow(d, lc.protocol, rt.bound.get(lc.name));
+    let poolName = lc.pool;
+    let sni: Record<string, unknown> | null = null;
+    if (lc.sniRoutes !== undefined && lc.sniRoutes.length > 0) {
+      const routed = d.sni === undefined ? null : new SniRouter(lc.sniRoutes).route(d.sni);
+      sni = { serverName: d.sni ?? null, route: routed, fallback: routed === null ? (lc.pool ?? null) : null };
+      if (routed !== null) poolName = routed;
+    }
+    const pool = poolName === undefined ? undefined : rt.pools.get(poolName);
     return {
       status: 200,
       body: {
-        listener: lc.name, protocol: lc.protocol, request, route: null, rejectedRoutes: [],
-        note: `${lc.protocol} listeners have no HTTP routes: connections go to the listener's pool`,
-        targets: pool === undefined ? [] : [{ weight: 1, ...explainPool(pool, req) }],
+        listener: lc.name, protocol: lc.protocol,
+        request: { source: flow.sourceIp, sourcePort: d.sourcePort ?? null, fiveTuple: flow.fiveTuple ?? null, sni: d.sni ?? null },
+        route: null, rejectedRoutes: [], sni,
+        note: lc.protocol === 'tls-passthrough' ? 'connections go to the pool of the first SNI route naming the server name, else the listener\'s pool' : `${lc.protocol} listeners send every connection to the listener's pool`,
+        ...(pool === undefined ? { refused: 'no pool for this connection: it would be closed' } : {}),
+        targets: pool === undefined ? [] : [{ weight: 1, ...explainPool(pool, flow) }],
       },
     };
   }
