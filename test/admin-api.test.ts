@@ -253,6 +253,21 @@ test('admin API: reads, writes, auth, validation, Host allowlist, no CORS, file 
       const reload = events.filter((e: { kind: string }) => e.kind === 'reload').at(-1);
       assert.match(reload.reason, /^config file reload: .*\(replaces \d+ admin API changes? made since the last file load\)$/);
     });
+
+    await t.test('concurrent writes: each derives from the config left by the one before (no lost update)', async () => {
+      const gen = (await call(port, 'GET', '/api/v1/status')).json.generation;
+      const extra = [1, 2, 3, 4, 5, 6].map((k) => `127.0.0.${k + 20}:${9000 + k}`);
+      const added = await Promise.all(extra.map((address) => call(port, 'POST', '/api/v1/pools/p/endpoints', { body: { address, drain: true }, token })));
+      assert.deepEqual(added.map((r) => r.status), extra.map(() => 200));
+      assert.deepEqual(added.map((r) => r.json.generation).sort((x, y) => x - y), extra.map((_, k) => gen + 1 + k));
+      let p = (await call(port, 'GET', '/api/v1/pools/p')).json;
+      assert.deepEqual(p.endpoints.map((e: { address: string }) => e.address).sort(), [a.address, b.address, ...extra].sort());
+      const removed = await Promise.all(extra.map((address) => call(port, 'DELETE', `/api/v1/pools/p/endpoints/${address}`, { token })));
+      assert.deepEqual(removed.map((r) => r.status), extra.map(() => 200));
+      p = (await call(port, 'GET', '/api/v1/pools/p')).json;
+      assert.deepEqual(p.endpoints.map((e: { address: string }) => e.address), [a.address, b.address]);
+      assert.deepEqual(await spread(web, 4), { a: 2, b: 2 });
+    });
   } finally {
     await f.stop();
     await Promise.all([a, b, c, q].map((x) => x.close()));

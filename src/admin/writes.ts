@@ -17,7 +17,7 @@ import { parseConfigText } from '../config/load.ts';
 import { semanticProblems } from '../config/semantic.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import { parseHostPort } from '../config/values.ts';
-import type { Runtime, ReloadResult } from '../runtime/runtime.ts';
+import type { Runtime } from '../runtime/runtime.ts';
 
 /** What a write answers: HTTP status, JSON body, and the audit result word. */
 export interface WriteOutcome {
@@ -47,9 +47,9 @@ function problemsOf(issues: readonly unknown[], base: PathSegment[]): Problem[] 
   });
 }
 
-function findPool(rt: Runtime, name: string): { pi: number; pool: PoolConfig } | null {
-  const pi = rt.config.pools.findIndex((p) => p.name === name);
-  return pi < 0 ? null : { pi, pool: rt.config.pools[pi] };
+function findPool(cfg: Config, name: string): { pi: number; pool: PoolConfig } | null {
+  const pi = cfg.pools.findIndex((p) => p.name === name);
+  return pi < 0 ? null : { pi, pool: cfg.pools[pi] };
 }
 
 /** Endpoint `address` of a pool, matched as written, or by host (case-insensitive) and port. */
@@ -70,13 +70,42 @@ function withPool(config: Config, pi: number, pool: PoolConfig): Config {
   return { ...config, pools };
 }
 
-async function apply(rt: Runtime, config: Config, action: string, actor: string, pool?: string, server?: string): Promise<WriteOutcome> {
-  const r: ReloadResult = await rt.reload(config, { source: 'admin', action, actor, pool, server });
+/** A derived change: the new config and what it is, for the reload's event and the audit line. */
+interface Change {
+  change: true;
+  config: Config;
+  action: string;
+  pool?: string;
+  server?: string;
+  /** Extra fields of the answer (e.g. `dropped`). */
+  extra?: Record<string, unknown>;
+}
+
+function change(config: Config, action: string, pool?: string, server?: string, extra?: Record<string, unknown>): Change {
+  return { change: true, config, action, pool, server, extra };
+}
+
+/**
+ * Derives the change from the config in service AT ITS TURN in the runtime's reload queue
+ * (Runtime.update), so concurrent writes and file reloads never lose one another's changes, then
+ * answers with the reload's outcome.
+ */
+async function perform(rt: Runtime, actor: string, derive: (current: Config) => Change | WriteOutcome): Promise<WriteOutcome> {
+  let derived: Change | WriteOutcome | null = null;
+  const r = await rt.update((current) => {
+    derived = derive(current);
+    return 'change' in derived ? { config: derived.config, origin: { source: 'admin', action: derived.action, actor, pool: derived.pool, server: derived.server } } : null;
+  });
+  const d = derived as Change | WriteOutcome | null;
+  if (d === null) return { status: 503, result: 'refused', action: 'change', body: { error: 'shutting down' } };
+  if (!('change' in d)) return d;
+  const action = d.action;
+  if (r === null) return { status: 500, result: 'refused', action, body: { error: 'internal error' } };
   if (!r.ok) {
     const status = r.code === 'FULCRUM_E_CONFIG_INVALID' ? 422 : r.code === 'FULCRUM_E_SHUTTING_DOWN' ? 503 : 409;
     return { status, result: 'refused', action, body: { error: 'change refused; the running config stays in service', code: r.code, action, generation: r.generation, problems: r.problems } };
   }
-  return { status: 200, result: 'applied', action, body: { ok: true, action, generation: r.generation, summary: r.summary, message: r.message } };
+  return { status: 200, result: 'applied', action, body: { ok: true, action, generation: r.generation, summary: r.summary, message: r.message, ...d.extra } };
 }
 
 function unchanged(rt: Runtime, action: string, why: string): WriteOutcome {
@@ -85,62 +114,70 @@ function unchanged(rt: Runtime, action: string, why: string): WriteOutcome {
 
 /** Drain (`on` true) or undrain an endpoint: `drain` in its config entry. */
 export async function setDrain(rt: Runtime, poolName: string, address: string, on: boolean, actor: string): Promise<WriteOutcome> {
-  const verb = on ? 'drain' : 'undrain';
-  const found = findPool(rt, poolName);
-  if (found === null) return notFound(`${verb} (unknown pool)`, `no pool named ${JSON.stringify(poolName)}`);
-  const si = findServer(found.pool, address);
-  if (si < 0) return notFound(`${verb} (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
-  const action = `${verb} ${poolName}/${found.pool.servers[si].address}`;
-  if (found.pool.servers[si].drain === on) return unchanged(rt, action, `already ${on ? 'draining' : 'in service'}`);
-  const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, drain: on } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, found.pool.servers[si].address);
+  return perform(rt, actor, (cfg) => {
+    const verb = on ? 'drain' : 'undrain';
+    const found = findPool(cfg, poolName);
+    if (found === null) return notFound(`${verb} (unknown pool)`, `no pool named ${JSON.stringify(poolName)}`);
+    const si = findServer(found.pool, address);
+    if (si < 0) return notFound(`${verb} (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+    const action = `${verb} ${poolName}/${found.pool.servers[si].address}`;
+    if (found.pool.servers[si].drain === on) return unchanged(rt, action, `already ${on ? 'draining' : 'in service'}`);
+    const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, drain: on } : s));
+    return change(withPool(cfg, found.pi, { ...found.pool, servers }), action, poolName, found.pool.servers[si].address);
+  });
 }
 
 /** Sets an endpoint's configured weight (integer ≥ 0). */
 export async function setWeight(rt: Runtime, poolName: string, address: string, body: unknown, actor: string): Promise<WriteOutcome> {
-  const weight = isObj(body) ? body.weight : undefined;
-  const found = findPool(rt, poolName);
-  if (found === null) return notFound('set weight (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
-  const si = findServer(found.pool, address);
-  if (si < 0) return notFound(`set weight (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
-  // Audit text carries validated values only (never whatever a caller put in a field).
-  let action = `set weight of ${poolName}/${found.pool.servers[si].address} (invalid value)`;
-  if (!isObj(body) || Object.keys(body).some((k) => k !== 'weight')) return invalid(action, [{ path: '(body)', message: 'expected {"weight": <integer ≥ 0>}' }]);
-  const cur = found.pool.servers[si];
-  const parsed = serverSchema.safeParse({ address: cur.address, weight, drain: cur.drain }, { reportInput: true });
-  if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, ['pools', found.pi, 'servers', si]));
-  action = `set weight of ${poolName}/${cur.address} to ${parsed.data.weight}`;
-  if (cur.weight === parsed.data.weight) return unchanged(rt, action, `weight already ${cur.weight}`);
-  const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, weight: parsed.data.weight } : s));
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, cur.address);
+  return perform(rt, actor, (cfg) => {
+    const weight = isObj(body) ? body.weight : undefined;
+    const found = findPool(cfg, poolName);
+    if (found === null) return notFound('set weight (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
+    const si = findServer(found.pool, address);
+    if (si < 0) return notFound(`set weight (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+    // Audit text carries validated values only (never whatever a caller put in a field).
+    let action = `set weight of ${poolName}/${found.pool.servers[si].address} (invalid value)`;
+    if (!isObj(body) || Object.keys(body).some((k) => k !== 'weight')) return invalid(action, [{ path: '(body)', message: 'expected {"weight": <integer ≥ 0>}' }]);
+    const cur = found.pool.servers[si];
+    const parsed = serverSchema.safeParse({ address: cur.address, weight, drain: cur.drain }, { reportInput: true });
+    if (!parsed.success) return invalid(action, problemsOf(parsed.error.issues, ['pools', found.pi, 'servers', si]));
+    action = `set weight of ${poolName}/${cur.address} to ${parsed.data.weight}`;
+    if (cur.weight === parsed.data.weight) return unchanged(rt, action, `weight already ${cur.weight}`);
+    const servers = found.pool.servers.map((s, i) => (i === si ? { ...s, weight: parsed.data.weight } : s));
+    return change(withPool(cfg, found.pi, { ...found.pool, servers }), action, poolName, cur.address);
+  });
 }
 
 /** Adds an endpoint `{address, weight?, drain?}` at the end of the pool's list. */
 export async function addEndpoint(rt: Runtime, poolName: string, body: unknown, actor: string): Promise<WriteOutcome> {
-  const found = findPool(rt, poolName);
-  if (found === null) return notFound('add endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
-  const at: PathSegment[] = ['pools', found.pi, 'servers', found.pool.servers.length];
-  const parsed = serverSchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) return invalid(`add endpoint to ${poolName} (invalid entry)`, problemsOf(parsed.error.issues, at));
-  const server: ServerConfig = parsed.data;
-  const action = `add endpoint ${server.address} to ${poolName}`;
-  const dup = findServer(found.pool, server.address);
-  if (dup >= 0) return invalid(action, [{ path: formatPath([...at, 'address']), message: `duplicate server address ${JSON.stringify(server.address)} (also pools[${found.pi}].servers[${dup}])` }]);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, actor, poolName, server.address);
+  return perform(rt, actor, (cfg) => {
+    const found = findPool(cfg, poolName);
+    if (found === null) return notFound('add endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
+    const at: PathSegment[] = ['pools', found.pi, 'servers', found.pool.servers.length];
+    const parsed = serverSchema.safeParse(body, { reportInput: true });
+    if (!parsed.success) return invalid(`add endpoint to ${poolName} (invalid entry)`, problemsOf(parsed.error.issues, at));
+    const server: ServerConfig = parsed.data;
+    const action = `add endpoint ${server.address} to ${poolName}`;
+    const dup = findServer(found.pool, server.address);
+    if (dup >= 0) return invalid(action, [{ path: formatPath([...at, 'address']), message: `duplicate server address ${JSON.stringify(server.address)} (also pools[${found.pi}].servers[${dup}])` }]);
+    return change(withPool(cfg, found.pi, { ...found.pool, servers: [...found.pool.servers, server] }), action, poolName, server.address);
+  });
 }
 
 /** Removes an endpoint (a pool keeps at least one). Exchanges in progress on it finish. */
 export async function removeEndpoint(rt: Runtime, poolName: string, address: string, actor: string): Promise<WriteOutcome> {
-  const found = findPool(rt, poolName);
-  if (found === null) return notFound('remove endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
-  const si = findServer(found.pool, address);
-  if (si < 0) return notFound(`remove endpoint (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
-  const action = `remove endpoint ${found.pool.servers[si].address} from ${poolName}`;
-  if (found.pool.servers.length === 1) {
-    return invalid(action, [{ path: `pools[${found.pi}].servers`, message: 'expected at least 1 item, got 0 (a pool keeps at least one server; drain it instead)' }]);
-  }
-  const servers = found.pool.servers.filter((_, i) => i !== si);
-  return apply(rt, withPool(rt.config, found.pi, { ...found.pool, servers }), action, actor, poolName, found.pool.servers[si].address);
+  return perform(rt, actor, (cfg) => {
+    const found = findPool(cfg, poolName);
+    if (found === null) return notFound('remove endpoint (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
+    const si = findServer(found.pool, address);
+    if (si < 0) return notFound(`remove endpoint (unknown endpoint of ${poolName})`, `pool ${JSON.stringify(poolName)} has no endpoint ${JSON.stringify(address)}`);
+    const action = `remove endpoint ${found.pool.servers[si].address} from ${poolName}`;
+    if (found.pool.servers.length === 1) {
+      return invalid(action, [{ path: `pools[${found.pi}].servers`, message: 'expected at least 1 item, got 0 (a pool keeps at least one server; drain it instead)' }]);
+    }
+    const servers = found.pool.servers.filter((_, i) => i !== si);
+    return change(withPool(cfg, found.pi, { ...found.pool, servers }), action, poolName, found.pool.servers[si].address);
+  });
 }
 
 /** Pool fields that belong to one algorithm or family (dropped when the new algorithm does not take them). */
@@ -152,55 +189,55 @@ const ALGO_FIELDS = ['hashKey', 'boundedLoad', 'slowStart', 'maglev', 'peakEwma'
  * listed in the answer); a hashing algorithm needs a hashKey (given, or the pool's own).
  */
 export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown, actor: string): Promise<WriteOutcome> {
-  const name = isObj(body) ? body.algorithm : undefined;
-  const found = findPool(rt, poolName);
-  if (found === null) return notFound('set algorithm (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
-  let action = `set algorithm of ${poolName} (invalid value)`;
-  const base: PathSegment[] = ['pools', found.pi];
-  if (!isObj(body)) return invalid(action, [{ path: '(body)', message: 'expected {"algorithm": NAME, …}' }]);
-  const extra = Object.keys(body).filter((k) => k !== 'algorithm' && !(ALGO_FIELDS as readonly string[]).includes(k));
-  if (extra.length > 0) return invalid(action, extra.map((k) => ({ path: formatPath([...base, k]), message: `not settable here; expected algorithm, ${ALGO_FIELDS.join(', ')}` })));
-  const problems: Problem[] = [];
-  const algo = poolShape.algorithm.safeParse(name, { reportInput: true });
-  if (!algo.success) problems.push(...problemsOf(algo.error.issues, [...base, 'algorithm']));
-  const given: Record<string, unknown> = {};
-  for (const k of ALGO_FIELDS) {
-    if (body[k] === undefined) continue;
-    const r = poolShape[k].safeParse(body[k], { reportInput: true });
-    if (!r.success) problems.push(...problemsOf(r.error.issues, [...base, k]));
-    else given[k] = r.data;
-  }
-  if (problems.length > 0 || !algo.success) return invalid(action, problems);
-  action = `set algorithm of ${poolName} to ${algo.data}`;
-  const factory = getAlgorithm(algo.data)!;
-  // Keep the pool's own sections that still apply, take the given ones, drop the rest.
-  const next: Record<string, unknown> = { ...found.pool, algorithm: algo.data };
-  const dropped: string[] = [];
-  for (const k of ALGO_FIELDS) {
-    const applies = k === 'hashKey' || k === 'boundedLoad' ? factory.hashing === true : k === 'slowStart' ? factory.weighted === true : factory.optionsKey === k;
-    const value = given[k] ?? (found.pool as Record<string, unknown>)[k];
-    if (given[k] !== undefined && !applies) {
-      problems.push({ path: formatPath([...base, k]), message: `does not apply to algorithm ${JSON.stringify(algo.data)}` });
+  return perform(rt, actor, (cfg) => {
+    const name = isObj(body) ? body.algorithm : undefined;
+    const found = findPool(cfg, poolName);
+    if (found === null) return notFound('set algorithm (unknown pool)', `no pool named ${JSON.stringify(poolName)}`);
+    let action = `set algorithm of ${poolName} (invalid value)`;
+    const base: PathSegment[] = ['pools', found.pi];
+    if (!isObj(body)) return invalid(action, [{ path: '(body)', message: 'expected {"algorithm": NAME, …}' }]);
+    const extra = Object.keys(body).filter((k) => k !== 'algorithm' && !(ALGO_FIELDS as readonly string[]).includes(k));
+    if (extra.length > 0) return invalid(action, extra.map((k) => ({ path: formatPath([...base, k]), message: `not settable here; expected algorithm, ${ALGO_FIELDS.join(', ')}` })));
+    const problems: Problem[] = [];
+    const algo = poolShape.algorithm.safeParse(name, { reportInput: true });
+    if (!algo.success) problems.push(...problemsOf(algo.error.issues, [...base, 'algorithm']));
+    const given: Record<string, unknown> = {};
+    for (const k of ALGO_FIELDS) {
+      if (body[k] === undefined) continue;
+      const r = poolShape[k].safeParse(body[k], { reportInput: true });
+      if (!r.success) problems.push(...problemsOf(r.error.issues, [...base, k]));
+      else given[k] = r.data;
     }
-    if (applies && value !== undefined) next[k] = value;
-    else {
-      if (next[k] !== undefined) dropped.push(k);
-      delete next[k];
+    if (problems.length > 0 || !algo.success) return invalid(action, problems);
+    action = `set algorithm of ${poolName} to ${algo.data}`;
+    const factory = getAlgorithm(algo.data)!;
+    // Keep the pool's own sections that still apply, take the given ones, drop the rest.
+    const next: Record<string, unknown> = { ...found.pool, algorithm: algo.data };
+    const dropped: string[] = [];
+    for (const k of ALGO_FIELDS) {
+      const applies = k === 'hashKey' || k === 'boundedLoad' ? factory.hashing === true : k === 'slowStart' ? factory.weighted === true : factory.optionsKey === k;
+      const value = given[k] ?? (found.pool as Record<string, unknown>)[k];
+      if (given[k] !== undefined && !applies) {
+        problems.push({ path: formatPath([...base, k]), message: `does not apply to algorithm ${JSON.stringify(algo.data)}` });
+      }
+      if (applies && value !== undefined) next[k] = value;
+      else {
+        if (next[k] !== undefined) dropped.push(k);
+        delete next[k];
+      }
     }
-  }
-  // The cross-value checks of the pool (hashKey required by hashing algorithms, sections that fit).
-  const probe: Record<string, unknown> = { name: found.pool.name, algorithm: algo.data };
-  for (const k of ALGO_FIELDS) if (next[k] !== undefined) probe[k] = next[k];
-  for (const p of semanticProblems({ pools: [probe] })) {
-    problems.push({ path: formatPath([...base, ...p.segments.slice(2)]), message: p.message });
-  }
-  if (problems.length > 0) return invalid(action, problems);
-  if (algo.data === found.pool.algorithm && ALGO_FIELDS.every((k) => JSON.stringify(next[k]) === JSON.stringify((found.pool as Record<string, unknown>)[k]))) {
-    return unchanged(rt, action, `algorithm already ${algo.data}`);
-  }
-  const out = await apply(rt, withPool(rt.config, found.pi, next as PoolConfig), action, actor, poolName);
-  if (out.status === 200 && dropped.length > 0) (out.body as Record<string, unknown>).dropped = dropped;
-  return out;
+    // The cross-value checks of the pool (hashKey required by hashing algorithms, sections that fit).
+    const probe: Record<string, unknown> = { name: found.pool.name, algorithm: algo.data };
+    for (const k of ALGO_FIELDS) if (next[k] !== undefined) probe[k] = next[k];
+    for (const p of semanticProblems({ pools: [probe] })) {
+      problems.push({ path: formatPath([...base, ...p.segments.slice(2)]), message: p.message });
+    }
+    if (problems.length > 0) return invalid(action, problems);
+    if (algo.data === found.pool.algorithm && ALGO_FIELDS.every((k) => JSON.stringify(next[k]) === JSON.stringify((found.pool as Record<string, unknown>)[k]))) {
+      return unchanged(rt, action, `algorithm already ${algo.data}`);
+    }
+    return change(withPool(cfg, found.pi, next as PoolConfig), action, poolName, undefined, dropped.length > 0 ? { dropped } : undefined);
+  });
 }
 
 /**
@@ -214,7 +251,8 @@ export async function replaceConfig(rt: Runtime, text: string, json: boolean, ac
     const status = parsed.code === 'FULCRUM_E_CONFIG_READ' ? 400 : 422;
     return { status, result: 'invalid', action, body: { error: 'config refused; the running config stays in service', code: parsed.code ?? 'FULCRUM_E_CONFIG_INVALID', action, problems: parsed.problems } };
   }
-  return apply(rt, parsed.config, action, actor);
+  const config = parsed.config;
+  return perform(rt, actor, () => change(config, action));
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {

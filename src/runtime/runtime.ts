@@ -144,6 +144,24 @@ export class Runtime {
     return run;
   }
 
+  /**
+   * Admin writes: `derive` runs on the config in service at its turn in the reload queue (after
+   * every reload queued before it), and its config is put in service like reload()'s. So two
+   * writes, or a write and a file reload, never lose each other's change. `derive` returning null
+   * answers null without a reload.
+   */
+  update(derive: (current: Config) => { config: Config; origin: ReloadOrigin } | null): Promise<ReloadResult | null> {
+    const run = this.reloads.then(async () => {
+      const d = derive(this.config);
+      if (d === null) return null;
+      const r = await this.reloadNow(d.config);
+      this.noteReload(r, d.origin);
+      return r;
+    });
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
   private async reloadNow(config: Config): Promise<ReloadResult> {
     const refuse = (code: Extract<ReloadResult, { ok: false }>['code'], problems: Problem[]): ReloadResult =>
       ({ ok: false, generation: this.generation, code, problems });
