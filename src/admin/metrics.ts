@@ -6,6 +6,13 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolRuntime } from '../runtime/pool.ts';
+import { F_DOWN, F_DRAINED, F_EJECTED } from '../runtime/pool-health.ts';
+
+/** What the listener gauge reads of a listener in service. */
+export interface ListenerGaugeSource {
+  readonly config: { readonly name: string; readonly protocol: string };
+  readonly conns: { readonly size: number };
+}
 
 /** Duration buckets in seconds (1 ms … 30 s). */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -86,6 +93,7 @@ export class Metrics {
   private pools: () => Iterable<PoolRuntime> = () => [];
   /** Upgraded-connection series by label key (kept across reloads). */
   private readonly tunnels = new Map<string, TunnelSeries>();
+  private listeners: () => Iterable<ListenerGaugeSource> = () => [];
 
   constructor() {
     const registers = [this.registry];
@@ -287,7 +295,83 @@ export class Metrics {
         };
       },
     } as never);
-    collectDefaultMetrics({ register: this.registry, prefix: 'fulcrum_' });
+    const flagGauge = (name: string, help: string, flag: number): void => {
+      new Gauge({
+        name, help, labelNames: ['pool', 'endpoint'], registers,
+        collect() {
+          this.reset();
+          for (const pool of self.pools()) {
+            for (const ep of pool.endpoints) this.set({ pool: pool.name, endpoint: ep.address }, (pool.health.flags[ep.index] & flag) !== 0 ? 1 : 0);
+          }
+        },
+      });
+    };
+    new Gauge({
+      name: 'fulcrum_endpoint_up',
+      help: 'Whether the endpoint passes its active health checks (1), or is down (0); 1 for endpoints without active checks.',
+      labelNames: ['pool', 'endpoint'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          for (const ep of pool.endpoints) this.set({ pool: pool.name, endpoint: ep.address }, (pool.health.flags[ep.index] & F_DOWN) !== 0 ? 0 : 1);
+        }
+      },
+    });
+    flagGauge('fulcrum_endpoint_ejected', 'Whether outlier detection has ejected the endpoint (1) or not (0).', F_EJECTED);
+    flagGauge('fulcrum_endpoint_draining', 'Whether the endpoint is drained (1: no new requests) or not (0).', F_DRAINED);
+    this.registry.registerMetric({
+      name: 'fulcrum_health_checks_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const pool of self.pools()) {
+          for (const [key, n] of pool.health.checkResults) {
+            const [endpoint, result] = key.split('\0');
+            values.push({ value: n, labels: { pool: pool.name, endpoint, result } });
+          }
+        }
+        return { name: 'fulcrum_health_checks_total', type: 'counter', aggregator: 'sum', values, help: 'Active health checks finished, by pool, endpoint and result (pass, fail).' };
+      },
+    } as never);
+    this.registry.registerMetric({
+      name: 'fulcrum_retry_budget_exhausted_total',
+      get: async () => {
+        const values: MetricValue[] = [];
+        for (const pool of self.pools()) values.push({ value: pool.health.retriesRefused, labels: { pool: pool.name } });
+        return { name: 'fulcrum_retry_budget_exhausted_total', type: 'counter', aggregator: 'sum', values, help: 'Retries the retry budget refused (the budget was exhausted), by pool.' };
+      },
+    } as never);
+    new Gauge({
+      name: 'fulcrum_circuit_breaker_open',
+      help: 'Whether a circuit breaker of the pool is open now (1): requests in progress or pending at their limit.',
+      labelNames: ['pool', 'breaker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const pool of self.pools()) {
+          const cb = pool.config.circuitBreakers;
+          this.set({ pool: pool.name, breaker: 'requests' }, pool.active >= cb.maxRequests ? 1 : 0);
+          this.set({ pool: pool.name, breaker: 'pending' }, pool.pending >= cb.maxPending ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'fulcrum_listener_connections',
+      help: 'Client connections open per listener (udp: flows with a session).',
+      labelNames: ['listener', 'protocol'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of self.listeners()) this.set({ listener: l.config.name, protocol: l.config.protocol }, l.conns.size);
+      },
+    });
+    // Process metrics under their conventional names (process_*, nodejs_*), as every Node exporter.
+    collectDefaultMetrics({ register: this.registry });
+    // prom-client's gauges named *_total break the naming rule (`promtool check metrics` flags
+    // them); the same figures stay available by type in nodejs_active_{handles,requests,resources}.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /** The series for these labels (created on first use; callers cache it). */
@@ -310,6 +394,11 @@ export class Metrics {
       this.tunnels.set(key, t);
     }
     return t;
+  }
+
+  /** Tells the listener gauge where the listeners in service are. */
+  setListenerSource(source: () => Iterable<ListenerGaugeSource>): void {
+    this.listeners = source;
   }
 
   /** Tells the gauges where the live pools are (the runtime swaps snapshots). */

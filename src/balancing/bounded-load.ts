@@ -23,7 +23,7 @@
  * a lightly loaded pool pays nothing extra. The filter handed to the inner balancer is this object
  * itself: nothing is allocated per pick.
  */
-import type { BalancerEnv, CandidateFilter, HashingBalancer, PickContext } from './types.ts';
+import type { BalancerEnv, CandidateFilter, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 
 /** Default factor of the `boundedLoad` section (c = 1.25, as the schema's default). */
 export const DEFAULT_BOUNDED_LOAD_FACTOR = 1.25;
@@ -103,6 +103,19 @@ class BoundedLoad implements HashingBalancer, CandidateFilter {
     this.cap = n === 0 ? 0 : Math.ceil((this.factor * (total + 1)) / n);
     this.scale = n === 0 ? 0 : (this.factor * (total + 1)) / weightSum;
     this.computed = true;
+  }
+
+  /** Admin views pass through to the wrapped hashing balancer. */
+  shares(): { slot: number; share: number }[] {
+    return this.inner.shares?.() ?? [];
+  }
+
+  ownerAt(fraction: number): number {
+    return this.inner.ownerAt?.(fraction) ?? -1;
+  }
+
+  locate(key: string): KeyLocation {
+    return this.inner.locate?.(key) ?? { hash: 0, position: 'unknown', owner: -1 };
   }
 
   private run(ctx: PickContext, outer: CandidateFilter | null): number {

@@ -32,7 +32,7 @@
  */
 import { registerAlgorithm } from './registry.ts';
 import { SmoothWeighted } from './weighted-round-robin.ts';
-import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
+import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 import { crc32Fast, crc32Update, crc32UpdateU32LE, gcd } from '../core/hash.ts';
 
 /** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
@@ -220,6 +220,32 @@ export class ConsistentHash implements HashingBalancer {
     return -1;
   }
 
+  /** Admin view: each endpoint's share of the 2^32 hash space (the arcs ending at its points). Pure. */
+  shares(): { slot: number; share: number }[] {
+    const pts = this.points;
+    const n = pts.length;
+    const acc = new Map<number, number>();
+    for (let k = 0; k < n; k++) {
+      const arc = k === 0 ? pts[0] + 2 ** 32 - pts[n - 1] : pts[k] - pts[k - 1];
+      acc.set(this.owners[k], (acc.get(this.owners[k]) ?? 0) + (n === 1 ? 2 ** 32 : arc));
+    }
+    return [...acc].map(([slot, a]) => ({ slot, share: a / 2 ** 32 }));
+  }
+
+  /** Admin view: the owner of the hash-space position `fraction` (the first point at or after it). Pure. */
+  ownerAt(fraction: number): number {
+    if (this.points.length === 0) return -1;
+    return this.owners[this.findPoint(Math.min(2 ** 32 - 1, Math.floor(fraction * 2 ** 32)) >>> 0)];
+  }
+
+  /** Admin view: the key's CRC-32 and the first ring point at or after it. Pure. */
+  locate(key: string): KeyLocation {
+    const h = crc32Fast(key) >>> 0;
+    if (this.points.length === 0) return { hash: h, position: 'empty ring', owner: -1 };
+    const i = this.findPoint(h);
+    return { hash: h, position: `ring point ${i} of ${this.points.length} (point hash ${this.points[i] >>> 0}, key hash ${h})`, owner: this.owners[i] };
+  }
+
   /** Whether any endpoint with points is neither excluded nor refused (bounds a hopeless walk). */
   private anyChoosable(ex: Uint8Array | null, filter: CandidateFilter): boolean {
     const mem = this.members;
@@ -251,5 +277,7 @@ registerAlgorithm({
   name: 'consistent-hash',
   summary: "Ketama ring, bit-compatible with nginx's `hash $key consistent`: 160 points per weight unit; removing a server moves only its keys.",
   hashing: true,
+  view: 'ring',
+  explainNote: 'the owner of the first ring point at or after the key\'s hash that is choosable (keyless requests: the next in smooth weighted rotation)',
   create: (endpoints, env) => new ConsistentHash(endpoints, env),
 });

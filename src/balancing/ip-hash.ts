@@ -6,7 +6,7 @@
  * An excluded endpoint's key walks to the next slot (linear probing), so a retry never re-picks it.
  */
 import { registerAlgorithm } from './registry.ts';
-import type { CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
+import type { CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 import { murmur3 } from '../core/hash.ts';
 
 const ALWAYS: CandidateFilter = { accept: () => true };
@@ -24,6 +24,27 @@ export class IpHash implements HashingBalancer {
 
   pick(ctx: PickContext): number {
     return this.pickFiltered(ctx, ALWAYS);
+  }
+
+  /** Admin view: each endpoint's share of the table (weight-many positions each). Pure. */
+  shares(): { slot: number; share: number }[] {
+    const acc = new Map<number, number>();
+    for (const s of this.table) acc.set(s, (acc.get(s) ?? 0) + 1);
+    return [...acc].map(([slot, k]) => ({ slot, share: k / this.table.length }));
+  }
+
+  /** Admin view: the endpoint at table position ⌊fraction × N⌋. Pure. */
+  ownerAt(fraction: number): number {
+    const n = this.table.length;
+    return n === 0 ? -1 : this.table[Math.min(n - 1, Math.floor(fraction * n))];
+  }
+
+  /** Admin view: the key's MurmurHash3 and its position hash mod N. Pure. */
+  locate(key: string): KeyLocation {
+    const h = murmur3(key) >>> 0;
+    const n = this.table.length;
+    if (n === 0) return { hash: h, position: 'empty table', owner: -1 };
+    return { hash: h, position: `position ${h % n} of ${n} (hash mod N)`, owner: this.table[h % n] };
   }
 
   pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
@@ -51,5 +72,7 @@ registerAlgorithm({
   name: 'ip-hash',
   summary: 'hash(key) mod N: the non-consistent baseline; removing one of N endpoints remaps ≈ (N−1)/N of keys.',
   hashing: true,
+  view: 'table',
+  explainNote: 'the endpoint at hash mod N, or the next choosable position (keyless requests: the next in rotation)',
   create: (endpoints) => new IpHash(endpoints),
 });

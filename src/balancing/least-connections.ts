@@ -131,6 +131,7 @@ export class LeastConnections extends TreeBalancer {
 registerAlgorithm({
   name: 'least-connections',
   summary: 'Fewest requests in flight per unit of weight; ties broken by rotation.',
+  explainNote: 'the endpoint with the fewest requests in flight per unit of weight right now (ties: the next in rotation)',
   weighted: true,
   create: (endpoints, env) => new LeastConnections(endpoints, env),
 });

@@ -192,6 +192,7 @@ export class LeastTime extends TreeBalancer {
 registerAlgorithm({
   name: 'least-time',
   summary: "nginx's least_time: lowest EWMA response time × (1 + in-flight) per unit of weight; unmeasured endpoints tried first.",
+  explainNote: 'the endpoint with the lowest EWMA response time × (1 + in-flight) per unit of weight right now',
   weighted: true,
   optionsKey: 'leastTime',
   create: (endpoints, env, options) =>

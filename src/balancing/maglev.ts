@@ -25,7 +25,7 @@
  * when one exists. A missing key (ctx.key undefined) is balanced round robin over the endpoints.
  */
 import { registerAlgorithm } from './registry.ts';
-import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext } from './types.ts';
+import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 import { fnv1a32, gcd, mix32, murmur3 } from '../core/hash.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 
@@ -130,6 +130,26 @@ export class Maglev implements HashingBalancer {
     return this.lookup;
   }
 
+  /** Admin view: each endpoint's share of the lookup table's entries. Pure. */
+  shares(): { slot: number; share: number }[] {
+    const acc = new Map<number, number>();
+    const t = this.lookup;
+    for (let c = 0; c < t.length; c++) if (t[c] !== -1) acc.set(t[c], (acc.get(t[c]) ?? 0) + 1);
+    return [...acc].map(([slot, k]) => ({ slot, share: k / this.size }));
+  }
+
+  /** Admin view: the endpoint of table slot ⌊fraction × M⌋. Pure. */
+  ownerAt(fraction: number): number {
+    return this.lookup[Math.min(this.size - 1, Math.floor(fraction * this.size))];
+  }
+
+  /** Admin view: the key's hash, its table slot (hash mod M) and that slot's endpoint. Pure. */
+  locate(key: string): KeyLocation {
+    const h = maglevKeyHash(key) >>> 0;
+    const c = h % this.size;
+    return { hash: h, position: `table slot ${c} of ${this.size} (key hash ${h})`, owner: this.lookup[c] };
+  }
+
   pick(ctx: PickContext): number {
     const key = ctx.key;
     if (key !== undefined) {
@@ -183,6 +203,8 @@ registerAlgorithm({
   summary: "Maglev's lookup table (M = 65537 by default): even spread, ≈ 1/N of keys move when one of N endpoints leaves, O(1) lookup.",
   hashing: true,
   optionsKey: 'maglev',
+  view: 'table',
+  explainNote: 'the endpoint of the key\'s table slot, or of the next probed slot that is choosable (keyless requests: the next in rotation)',
   create: (endpoints, env, options) =>
     new Maglev(endpoints, env, (options as MaglevOptions | undefined) ?? ALGORITHM_OPTION_SCHEMAS.maglev.parse({})),
 });

@@ -37,5 +37,6 @@ export class PowerOfTwoChoices implements Balancer {
 registerAlgorithm({
   name: 'p2c',
   summary: 'Two random choices, the one with fewer requests in flight wins.',
+  explainNote: 'one random draw of two candidates, the fewer in flight wins: another draw may differ',
   create: (endpoints, env) => new PowerOfTwoChoices(endpoints, env),
 });

@@ -86,6 +86,7 @@ export class PeakEwma implements Balancer {
 registerAlgorithm({
   name: 'peak-ewma',
   summary: 'Finagle/Linkerd peak-EWMA: P2C on peak-sensitive EWMA latency × (in-flight + 1); decay τ 10 s, prior 30 ms.',
+  explainNote: 'one random draw of two candidates, the lower peak-EWMA cost wins: another draw may differ',
   optionsKey: 'peakEwma',
   create: (endpoints, env, options) =>
     new PeakEwma(endpoints, env, (options as PeakEwmaOptions | undefined) ?? ALGORITHM_OPTION_SCHEMAS.peakEwma.parse({})),

@@ -149,6 +149,7 @@ export class RandomBalancer implements Balancer {
 registerAlgorithm({
   name: 'random',
   summary: 'A random endpoint per pick: uniform when weights are equal, weighted otherwise.',
+  explainNote: "one random draw: another draw may differ (each candidate's chance is its weight share)",
   weighted: true,
   create: (endpoints, env) => new RandomBalancer(endpoints, env),
 });

@@ -21,7 +21,7 @@
  * robin over the live weights (nginx's), skipping excluded and filter-refused endpoints.
  */
 import { registerAlgorithm } from './registry.ts';
-import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, PickContext, Weights } from './types.ts';
+import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext, Weights } from './types.ts';
 import { crc32Fast, fnv1a32, mix32 } from '../core/hash.ts';
 
 const ALWAYS: CandidateFilter = { accept: () => true };
@@ -110,6 +110,39 @@ export class Rendezvous implements HashingBalancer {
     return bestK === -1 ? -1 : slots[bestK];
   }
 
+  /** Admin view: expected share of keys per endpoint (its live weight over the sum). Pure. */
+  shares(): { slot: number; share: number }[] {
+    let sum = 0;
+    for (let k = 0; k < this.slots.length; k++) sum += Math.max(0, this.weights[this.slots[k]]);
+    return Array.from(this.slots, (slot) => ({ slot, share: sum > 0 ? Math.max(0, this.weights[slot]) / sum : 0 }));
+  }
+
+  /** Admin view: every endpoint's score ln(u)/w for the key (the highest choosable one wins). Pure. */
+  locate(key: string): KeyLocation {
+    const kh = crc32Fast(key) | 0;
+    const scores: { slot: number; score: number }[] = [];
+    let best = -1;
+    let bestS = -Infinity;
+    for (let k = 0; k < this.slots.length; k++) {
+      const slot = this.slots[k];
+      const w = this.weights[slot];
+      let h = kh ^ this.seeds[k];
+      h ^= h >>> 16;
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      const u = ((h >>> 0) + 0.5) * TWO_POW_M32;
+      const s = w > 0 ? Math.log(u) / w : -Infinity;
+      scores.push({ slot, score: s });
+      if (s > bestS || (s === bestS && best !== -1 && this.seeds[k] >>> 0 < this.seeds[best] >>> 0)) {
+        bestS = s;
+        best = k;
+      }
+    }
+    return { hash: kh >>> 0, position: 'highest score among all endpoints', owner: best === -1 ? -1 : this.slots[best], scores };
+  }
+
   /** Copies the live weights into list order (the keyed scan then reads them without the slot indirection). */
   private syncWeights(): void {
     const slots = this.slots;
@@ -147,5 +180,7 @@ registerAlgorithm({
   summary: 'Highest random weight (weighted, logarithmic method): each key goes to its top-scoring endpoint; removing one moves only its keys.',
   hashing: true,
   weighted: true,
+  view: 'scores',
+  explainNote: 'the choosable endpoint with the highest score for the key (keyless requests: the next in smooth weighted rotation)',
   create: (endpoints, env) => new Rendezvous(endpoints, env),
 });

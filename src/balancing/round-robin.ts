@@ -43,5 +43,6 @@ export class RoundRobin implements Balancer {
 registerAlgorithm({
   name: 'round-robin',
   summary: 'Each choosable endpoint in turn; weights ignored except that weight 0 is never chosen.',
+  explainNote: 'the next endpoint in rotation (the rotation itself is not advanced by explain)',
   create: (endpoints) => new RoundRobin(endpoints),
 });

@@ -60,6 +60,36 @@ export interface BalancerEnv {
 export interface Balancer {
   /** Returns the chosen endpoint index, or -1 when no endpoint may be chosen. */
   pick(ctx: PickContext): number;
+  /**
+   * Side-effect-free view for the admin API (hashing algorithms): the share of the key space each
+   * endpoint owns (ring arcs, Maglev table entries, expected rendezvous share), by endpoint slot.
+   * Not on the data path.
+   */
+  shares?(): { slot: number; share: number }[];
+  /**
+   * Side-effect-free: where `key` lands before any exclusion — the key's hash, the algorithm's
+   * position for it (ring point, table slot …) and the endpoint owning it; rendezvous lists every
+   * endpoint's score. Not on the data path.
+   */
+  locate?(key: string): KeyLocation;
+  /**
+   * Side-effect-free, positional algorithms (ring, lookup table): the endpoint slot owning the
+   * position `fraction` ∈ [0, 1) of the key space (−1: none). Lets the dashboard draw the ring or
+   * the table. Not on the data path.
+   */
+  ownerAt?(fraction: number): number;
+}
+
+/** Where a key lands in a hashing algorithm (admin API's explain). */
+export interface KeyLocation {
+  /** The key's hash as the algorithm computes it (unsigned 32 bits). */
+  readonly hash: number;
+  /** Human-readable position: `ring point 1234 of 480 (hash 0x…)`, `table slot 8191 of 65537`. */
+  readonly position: string;
+  /** Endpoint slot owning that position (−1: none). */
+  readonly owner: number;
+  /** Per-endpoint scores when the algorithm ranks them all (rendezvous: ln(u)/w, highest wins). */
+  readonly scores?: { slot: number; score: number }[];
 }
 
 /** What a bounded-load (or other) decorator asks of each candidate a hashing balancer walks to. */
@@ -89,5 +119,12 @@ export interface AlgorithmFactory {
    * create() then receives that section, defaults applied.
    */
   readonly optionsKey?: string;
+  /**
+   * What "would be chosen" means for this algorithm in the admin API's explain (side-effect-free
+   * pick on a copy): e.g. "the next in rotation" for round robin, "one random draw" for random.
+   */
+  readonly explainNote?: string;
+  /** What shares() describes, for the dashboard: `ring` (arcs of a hash ring), `table` (lookup-table entries), `scores` (expected share of keys). */
+  readonly view?: 'ring' | 'table' | 'scores';
   create(endpoints: readonly EndpointInfo[], env: BalancerEnv, options?: unknown): Balancer;
 }

@@ -237,6 +237,7 @@ export class WeightedRoundRobin implements Balancer {
 registerAlgorithm({
   name: 'weighted-round-robin',
   summary: "nginx's smooth weighted round robin: each endpoint chosen in proportion to its weight, interleaved.",
+  explainNote: 'the next endpoint of the smooth weighted rotation (not advanced by explain)',
   weighted: true,
   create: (endpoints, env) => new WeightedRoundRobin(endpoints, env),
 });

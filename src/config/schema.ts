@@ -528,10 +528,36 @@ const PoolSchema = z.strictObject({
 // ---------------------------------------------------------------------------------------------
 // Top level
 
+/** A loopback host: `localhost`, 127.0.0.0/8, `::1` (the admin API is open to reads there by default). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const AdminAuthSchema = z.strictObject({
+  tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' }).optional()
+    .describe('Name of the environment variable holding the bearer token of write calls (the token itself never goes in the config). Exactly one of `tokenEnv` and `tokenFile` enables auth.'),
+  tokenFile: z.string().min(1).optional()
+    .describe('File holding the bearer token (its first line; surrounding whitespace trimmed). Read at start.'),
+  protectReads: z.boolean().optional()
+    .describe('Reads (GET, explain, the event stream, /metrics) need the token too. Default: false on a loopback address, true otherwise.'),
+}).describe('Admin API authentication: every write needs `Authorization: Bearer <token>`; the token is compared in constant time and never logged.');
+
 const AdminSchema = z.strictObject({
-  listen: ListenAddress.default('127.0.0.1:9090').describe('Address of the admin API and dashboard, `host:port`. Keep it on loopback or a management network.'),
+  listen: ListenAddress.default('127.0.0.1:9090').describe('Address of the admin API and dashboard, `host:port`. Keep it on loopback or a management network; a non-loopback address needs `auth` (a token).'),
   enabled: z.boolean().default(true).describe('Serve the admin API.'),
-}).describe('The admin API (REST, Prometheus metrics, dashboard).');
+  auth: AdminAuthSchema.optional(),
+  allowedHosts: z.array(z.string().min(1)).optional().describe('Extra host names the Host header of an admin request may carry (DNS-rebinding guard). Always allowed: `localhost`, `127.0.0.1`, `[::1]` and the bound address. Others get 421.'),
+  maxStreamClients: z.number().int().min(1).optional().describe('Event-stream (`GET /api/v1/stream`) clients connected at once at most; more get 503. Default 16.'),
+}).superRefine((a, ctx) => {
+  const hp = parseHostPort(a.listen);
+  if (a.auth !== undefined && (a.auth.tokenEnv === undefined) === (a.auth.tokenFile === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['auth'], message: `expected exactly one of tokenEnv, tokenFile, got ${a.auth.tokenEnv === undefined ? 'none' : 'both'}` });
+  }
+  if (a.enabled && hp !== null && !isLoopbackHost(hp.host) && (a.auth === undefined || (a.auth.tokenEnv === undefined && a.auth.tokenFile === undefined))) {
+    ctx.addIssue({ code: 'custom', path: ['listen'], message: `a non-loopback admin address (${show(a.listen)}) needs auth.tokenEnv or auth.tokenFile: the admin API can change the running config` });
+  }
+}).describe('The admin API (REST, Prometheus metrics, event stream, dashboard).');
 
 const ShutdownSchema = z.strictObject({
   gracePeriod: Duration.prefault('30s').describe('On SIGTERM/SIGINT, stop accepting, let in-flight requests finish for up to this long, then close what remains.'),

@@ -33,6 +33,8 @@ export interface HealthCheckerOptions {
   readonly random?: () => number;
   /** Wall clock for `CheckRecord.at` (default Date.now). */
   readonly now?: () => number;
+  /** Told about every finished check (for the health-check results counter). */
+  readonly onResult?: (slot: number, passed: boolean) => void;
 }
 
 /** Delay of a server's first check after start(): uniform over [0, min(FIRST_ROUND_MS, interval)) for r in [0, 1). */
@@ -69,6 +71,7 @@ export class HealthChecker {
   readonly last: (CheckRecord | null)[];
   private readonly kind: CheckKind;
   private readonly onChange: (slot: number, t: HealthTransition) => void;
+  private readonly onResult: ((slot: number, passed: boolean) => void) | null;
   private readonly random: () => number;
   private readonly now: () => number;
   /** Timer of the next check per slot. */
@@ -98,6 +101,7 @@ export class HealthChecker {
     this.config = config;
     this.targets = targets;
     this.onChange = onChange;
+    this.onResult = options.onResult ?? null;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     const n = targets.length;
@@ -227,6 +231,7 @@ export class HealthChecker {
     this.watchdogs[slot] = null;
     this.last[slot] = { at: this.now(), passed: r.passed, detail: r.detail, durationMs: r.durationMs };
     this.schedule(slot, nextDelay(this.config.interval, this.config.jitter, this.random()));
+    this.onResult?.(slot, r.passed);
     const t = this.states[slot].record(r.passed, r.detail);
     if (t !== null) this.onChange(slot, t);
   }

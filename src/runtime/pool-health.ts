@@ -49,6 +49,8 @@ export type Outcome = 'success' | 'error' | 'gateway';
 export interface PoolHealthOptions {
   readonly now?: () => number;
   readonly log?: Logger;
+  /** Told about every event after it is recorded (the runtime's event feed for the admin API). */
+  readonly onEvent?: ((ev: HealthEvent) => void) | null;
 }
 
 export class PoolHealth {
@@ -76,6 +78,8 @@ export class PoolHealth {
   events: HealthEvent[] = [];
   /** Events counted by `kind\0server\0to` (for fulcrum_health_events_total; carried over reloads). */
   counts = new Map<string, number>();
+  /** Finished active checks by `server\0pass|fail` (fulcrum_health_checks_total; carried over reloads). */
+  checkResults = new Map<string, number>();
   /** Requests refused by a circuit breaker, by breaker (`connections`, `pending`, `requests`). */
   breakerRejects = new Map<string, number>();
   /** Retries made and refused by the budget (totals, carried over reloads). */
@@ -84,6 +88,8 @@ export class PoolHealth {
   private readonly weights: readonly number[];
   private readonly now: () => number;
   private readonly log: Logger;
+  /** Sink of every event (the runtime's feed), or null. */
+  readonly onEvent: ((ev: HealthEvent) => void) | null;
   private lastGray = 0;
   private started = false;
 
@@ -93,6 +99,7 @@ export class PoolHealth {
     this.weights = config.servers.map((s) => s.weight);
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? defaultLogger();
+    this.onEvent = opts.onEvent ?? null;
     const n = this.addresses.length;
     this.flags = new Uint8Array(n);
     this.mask = new Uint8Array(n);
@@ -111,10 +118,12 @@ export class PoolHealth {
         return { pool: config.name, address: s.address, host, port: Number(s.address.slice(at + 1)) };
       }),
       (slot, t) => this.onCheck(slot, t),
+      { onResult: (slot, passed) => this.countCheck(slot, passed) },
     );
     if (prev !== undefined) {
       this.events = prev.events;
       this.counts = prev.counts;
+      this.checkResults = prev.checkResults;
       this.breakerRejects = prev.breakerRejects;
       this.retries = prev.retries;
       this.retriesRefused = prev.retriesRefused;
@@ -201,6 +210,11 @@ export class PoolHealth {
     this.refresh();
   }
 
+  private countCheck(slot: number, passed: boolean): void {
+    const key = `${this.addresses[slot]}\0${passed ? 'pass' : 'fail'}`;
+    this.checkResults.set(key, (this.checkResults.get(key) ?? 0) + 1);
+  }
+
   private onCheck(slot: number, t: HealthTransition): void {
     this.emit(slot, 'health', t.to === 'healthy' ? 'up' : 'down', t.reason);
     this.setFlag(slot, F_DOWN, t.to !== 'healthy');
@@ -247,6 +261,7 @@ export class PoolHealth {
     const fields = { pool: this.pool, server: server ?? undefined, event: kind, to };
     if (quiet) this.log.info(fields, reason);
     else this.log.warn(fields, reason);
+    this.onEvent?.(ev);
   }
 }
 

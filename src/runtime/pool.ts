@@ -8,13 +8,13 @@ import { compileKey, type KeyExtractor } from '../balancing/keys.ts';
 import { parseHostPort } from '../config/values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
-import { LoadCounters } from '../balancing/load.ts';
 import { Weights, type Balancer, type HashingBalancer, type PickContext } from '../balancing/types.ts';
 import { withBoundedLoad } from '../balancing/bounded-load.ts';
 import { SlowStart } from '../balancing/slow-start.ts';
 import type { UpstreamConn } from '../l7/http1/upstream.ts';
-import { PoolHealth, type Outcome } from './pool-health.ts';
+import { PoolHealth, type HealthEvent, type Outcome } from './pool-health.ts';
 import { createAffinity, type Affinity } from '../l7/affinity/index.ts';
+import { EndpointStats } from './endpoint-stats.ts';
 
 export class Endpoint {
   readonly index: number;
@@ -62,7 +62,8 @@ export class PoolRuntime {
   readonly name: string;
   readonly config: PoolConfig;
   readonly endpoints: Endpoint[];
-  readonly load: LoadCounters;
+  /** Load counters (what the balancers read) plus the admin API's latency histogram and rate window. */
+  readonly load: EndpointStats;
   /** Effective weights by endpoint slot (configured weights, ramped by slow start). */
   readonly weights: Weights;
   readonly balancer: Balancer;
@@ -85,17 +86,24 @@ export class PoolRuntime {
   private readonly scratch: Uint8Array;
   private readonly random: () => number;
 
-  constructor(config: PoolConfig, prev?: PoolRuntime, random: () => number = Math.random, now: () => number = Date.now) {
+  constructor(
+    config: PoolConfig,
+    prev?: PoolRuntime,
+    random: () => number = Math.random,
+    now: () => number = Date.now,
+    /** Told about every health event (the runtime's event feed); default: the previous incarnation's. */
+    onEvent?: ((ev: HealthEvent) => void) | null,
+  ) {
     this.name = config.name;
     this.config = config;
     this.endpoints = config.servers.map((s, i) => {
       const { host, port } = splitHostPort(s.address);
       return new Endpoint(this, i, s.address, host, port, s.weight);
     });
-    this.load = new LoadCounters(this.endpoints.length);
+    this.load = new EndpointStats(this.endpoints.length);
     this.scratch = new Uint8Array(this.endpoints.length);
     this.random = random;
-    this.health = new PoolHealth(config, prev?.health, { now });
+    this.health = new PoolHealth(config, prev?.health, { now, onEvent: onEvent ?? prev?.health.onEvent ?? null });
     this.weights = new Weights(this.endpoints.map((e) => e.weight));
     if (prev) {
       prev.load.carryOver(prev.endpoints.map((e) => e.address), this.load, this.endpoints.map((e) => e.address));
@@ -141,6 +149,7 @@ export class PoolRuntime {
   /** Periodic work, called by the runtime's sweeper (every 100 ms): slow-start ramps, detectors. */
   tick(now: number): void {
     this.slowStart?.tick(now);
+    this.load.tick(now);
     this.health.tick(now, this.load.headerEwma);
   }
 

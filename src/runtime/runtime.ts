@@ -25,6 +25,21 @@ import { AdminServer } from '../admin/server.ts';
 import { FulcrumError, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { planReload, summarize, formatSummary, type ReloadSummary } from './reload.ts';
+import { EventFeed } from './events.ts';
+import type { HealthEvent } from './pool-health.ts';
+
+/** Where a reload comes from: the config file (SIGHUP, watch), or an admin API write. */
+export interface ReloadOrigin {
+  readonly source: 'file' | 'admin';
+  /** Admin writes: what was asked (`drain pool p endpoint 127.0.0.1:8081`). */
+  readonly action?: string;
+  /** Admin writes: who (token fingerprint, never the token). */
+  readonly actor?: string;
+  /** Admin writes: the pool concerned, if one. */
+  readonly pool?: string;
+  /** Admin writes: the endpoint concerned, if one. */
+  readonly server?: string;
+}
 
 export interface BoundAddress {
   name: string;
@@ -53,6 +68,14 @@ export class Runtime {
   readonly metrics = new Metrics();
   readonly sweeper = new Sweeper();
   readonly log: Logger;
+  /** Health events of every pool, reloads and admin actions, with ids (GET /api/v1/events, the stream). */
+  readonly feed = new EventFeed();
+  /** Admin API changes applied since the config was last loaded from its file (a file reload replaces them). */
+  adminChanges: { at: number; action: string; actor: string; generation: number }[] = [];
+  /** Bound address of each listener by name (port 0 in the config resolved), for the admin API. */
+  readonly bound = new Map<string, BoundAddress>();
+  /** When the process started (ms since the epoch). */
+  readonly startedAt = Date.now();
   admin: AdminServer | null = null;
   /** 1 for the config the process started with, +1 per reload carried out. */
   generation = 1;
@@ -64,8 +87,9 @@ export class Runtime {
   constructor(config: Config, log: Logger) {
     this.config = config;
     this.log = log;
-    for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p));
+    for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p, undefined, Math.random, Date.now, this.onHealth));
     this.metrics.setPoolSource(() => this.pools.values());
+    this.metrics.setListenerSource(() => this.listeners);
     for (const l of config.listeners) {
       const router = l.routes === undefined ? null : compileRouter(l.routes, `listeners.${l.name}.routes`);
       this.listeners.push(createListener(l, { router, pools: this.pools }, this.metrics));
@@ -86,6 +110,7 @@ export class Runtime {
         this.sweeper.watch(l.conns);
         const { host } = splitHostPort(l.config.listen);
         bound.push({ name: l.config.name, host, port });
+        this.bound.set(l.config.name, { name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }
       let admin: BoundAddress | null = null;
@@ -111,8 +136,29 @@ export class Runtime {
    * whose config is identical stay as they are; endpoints that survive in a changed pool keep
    * their counters, EWMAs and health state, and their idle upstream connections.
    */
-  reload(config: Config): Promise<ReloadResult> {
-    const run = this.reloads.then(() => this.reloadNow(config));
+  reload(config: Config, origin: ReloadOrigin = { source: 'file' }): Promise<ReloadResult> {
+    const run = this.reloads.then(() => this.reloadNow(config)).then((r) => {
+      this.noteReload(r, origin);
+      return r;
+    });
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Admin writes: `derive` runs on the config in service at its turn in the reload queue (after
+   * every reload queued before it), and its config is put in service like reload()'s. So two
+   * writes, or a write and a file reload, never lose each other's change. `derive` returning null
+   * answers null without a reload.
+   */
+  update(derive: (current: Config) => { config: Config; origin: ReloadOrigin } | null): Promise<ReloadResult | null> {
+    const run = this.reloads.then(async () => {
+      const d = derive(this.config);
+      if (d === null) return null;
+      const r = await this.reloadNow(d.config);
+      this.noteReload(r, d.origin);
+      return r;
+    });
     this.reloads = run.catch(() => undefined);
     return run;
   }
@@ -179,7 +225,7 @@ export class Runtime {
         if (prev !== undefined && plan.keptPools.includes(pc.name)) {
           pools.set(pc.name, prev);
         } else {
-          const pool = new PoolRuntime(pc, prev);
+          const pool = new PoolRuntime(pc, prev, Math.random, Date.now, this.onHealth);
           pools.set(pc.name, pool);
           entering.push(pool);
         }
@@ -227,12 +273,48 @@ export class Runtime {
     for (const pool of entering) pool.start();
     for (const pool of leaving) pool.stop();
     for (const l of retired) this.retire(l, config.shutdown.gracePeriod);
+    for (const b of bound) this.bound.set(b.name, b);
+    for (const name of [...this.bound.keys()]) if (!config.listeners.some((l) => l.name === name)) this.bound.delete(name);
     for (const b of bound) this.log.info({ listener: b.name, address: `${b.host}:${b.port}` }, 'listener started');
     if (plan.adminChanged) {
       this.log.warn({ admin: config.admin }, 'admin section changed: the admin API keeps its current address until a restart');
     }
     const summary = summarize(plan, this.generation);
     return { ok: true, generation: this.generation, summary, message: formatSummary(summary), bound };
+  }
+
+  /** Health events of every pool go to the feed. */
+  private readonly onHealth = (ev: HealthEvent): void => {
+    this.feed.push({ at: ev.at, kind: ev.kind, pool: ev.pool, server: ev.server, to: ev.to, reason: ev.reason });
+  };
+
+  /**
+   * Records a reload in the feed. Admin writes are remembered; a reload from the file replaces the
+   * whole config, so admin changes made since the last file load are gone (said in the event).
+   */
+  private noteReload(r: ReloadResult, origin: ReloadOrigin): void {
+    const admin = origin.source === 'admin';
+    const what = admin ? origin.action ?? 'change' : 'config file reload';
+    const pool = origin.pool ?? null;
+    if (!r.ok) {
+      const first = r.problems[0];
+      this.feed.push({
+        kind: admin ? 'admin' : 'reload', pool: pool !== null && this.pools.has(pool) ? pool : null, server: origin.server ?? null, to: 'refused', actor: origin.actor,
+        reason: `${what} refused (${r.code}): ${r.problems.length} problem(s)${first ? `, first ${first.path}: ${first.message}` : ''}; generation ${r.generation} stays in service`,
+      });
+      return;
+    }
+    if (admin) {
+      this.adminChanges.push({ at: Date.now(), action: what, actor: origin.actor ?? 'unknown', generation: r.generation });
+      this.feed.push({ kind: 'admin', pool: pool !== null && this.pools.has(pool) ? pool : null, server: origin.server ?? null, to: `generation ${r.generation}`, actor: origin.actor, reason: `${what}: ${r.message}` });
+      return;
+    }
+    const lost = this.adminChanges.length;
+    this.adminChanges = [];
+    this.feed.push({
+      kind: 'reload', pool: null, server: null, to: `generation ${r.generation}`,
+      reason: `${what}: ${r.message}${lost > 0 ? ` (replaces ${lost} admin API change${lost === 1 ? '' : 's'} made since the last file load)` : ''}`,
+    });
   }
 
   /** A listener left service: stop accepting, drain its connections, then forget it. */
