@@ -23,6 +23,7 @@ import { RequestViewImpl } from './request-view.ts';
 import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
+import { redirectResponse, withHsts } from '../tls/redirect.ts';
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -117,6 +118,8 @@ export class ClientConn implements UpstreamOwner {
 
   private readonly upIn: UpstreamHeadInput;
   private readonly clientIn: ClientHeadInput;
+  /** mTLS subject header line for the upstream (`''`: none verified), null when the listener does not send one. */
+  private readonly certLine: string | null;
 
   constructor(socket: Socket, listener: ListenerRuntime) {
     this.socket = socket;
@@ -134,6 +137,7 @@ export class ClientConn implements UpstreamOwner {
       status: 0, reason: '', names: [], values: [], connectionTokens: null, framing: FRAME_NONE,
       keepAlive: true, clientMinor: 1, via: cfg.via, upstreamMinor: 1,
     };
+    this.certLine = listener.certSubjectLine?.(socket) ?? null;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -272,6 +276,10 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     this.route = route;
+    if (route.spec.redirect !== undefined) {
+      this.redirect(route.spec.redirect, head, buf, bodyStart, end);
+      return;
+    }
     const pool = snap.pools.get(route.pickPool())!;
     this.pool = pool;
     let key: string | undefined;
@@ -305,6 +313,8 @@ export class ClientConn implements UpstreamOwner {
     u.names = head.names;
     u.values = head.values;
     u.connectionTokens = head.connectionTokens;
+    // The client's own copy of the mTLS subject header is dropped (as a Connection token would be).
+    if (this.certLine !== null) u.connectionTokens = [...(head.connectionTokens ?? []), listener.clientCertHeader as string];
     u.host = head.host;
     u.chunked = head.chunked;
     u.clientMinor = head.minor;
@@ -347,6 +357,7 @@ export class ClientConn implements UpstreamOwner {
     pool.load.start(ep.index);
     this.upIn.endpointAddress = ep.address;
     this.upHead = buildUpstreamHead(this.upIn);
+    if (this.certLine !== null && this.certLine !== '') this.upHead = this.upHead.slice(0, -2) + this.certLine + '\r\n';
     if (idle !== null) {
       idle.acquire(this);
       this.up = idle;
@@ -367,6 +378,21 @@ export class ClientConn implements UpstreamOwner {
       this.holdsPending = false;
       (this.pool as PoolRuntime).pending--;
     }
+  }
+
+  /** A redirect route (docs/tls.md): answers 30x with the https Location, like reject() otherwise. */
+  private redirect(r: { scheme: string; code: number; port?: number }, head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
+    if (!this.reqDone) this.keepAlive = false;
+    const resp = redirectResponse(r, head.host, head.target, this.keepAlive, head.method === 'HEAD');
+    if (resp === null) {
+      this.reject(400, 'FULCRUM_E_BAD_REQUEST', buf, bodyStart, end);
+      return;
+    }
+    this.status = r.code;
+    this.socket.write(resp, 'latin1');
+    this.finishStats(r.code);
+    if (this.keepAlive && this.reqDone && bodyStart < end) this.stash(buf, bodyStart, end);
+    this.endExchange();
   }
 
   /** Answers the request with an error without contacting any endpoint; skips its body. */
@@ -593,7 +619,9 @@ export class ClientConn implements UpstreamOwner {
     c.keepAlive = this.keepAlive;
     c.clientMinor = req.minor;
     c.upstreamMinor = head.minor;
-    const clientHead = buildClientHead(c);
+    let clientHead = buildClientHead(c);
+    const sts = (this.route as CompiledRoute).spec.hsts;
+    if (sts !== undefined && this.listener.proto === 'https') clientHead = withHsts(clientHead, head.names, sts);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
       s.write(clientHead, 'latin1');

@@ -1,5 +1,5 @@
 /** What a client connection needs from its listener (implemented by HttpListener in server.ts). */
-import type { BlockList } from 'node:net';
+import type { BlockList, Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/schema.ts';
 import type { HeadLimits } from './parser.ts';
 import type { Router, CompiledRoute } from '../router/types.ts';
@@ -22,6 +22,10 @@ export interface ListenerRuntime {
   readonly conns: Set<ClientConn>;
   readonly draining: boolean;
   readonly snapshot: ListenerSnapshot;
+  /** Lowercased name of the mTLS subject header (`https` with clientAuth.forwardSubject), else null/absent. */
+  readonly clientCertHeader?: string | null;
+  /** `https`: the subject header line for this connection ('' when no verified certificate), null when off. */
+  certSubjectLine?(socket: Socket): string | null;
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void;
   onProtocolError(code: ErrorCode): void;
   onConnClosed(): void;

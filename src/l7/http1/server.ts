@@ -21,7 +21,8 @@ import { registerListenerKind, type ServiceListener, type ServiceSnapshot } from
 
 export class HttpListener implements ListenerRuntime, ServiceListener {
   config: ListenerConfig;
-  readonly proto = 'http';
+  /** `http`; `https` for the TLS listener built on this class (src/l7/tls/https-listener.ts). */
+  readonly proto: string = 'http';
   limits: HeadLimits;
   trust: BlockList | null;
   readonly conns = new Set<ClientConn>();
@@ -45,7 +46,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     this.metrics = metrics;
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
-    this.server = createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (socket) => {
+    this.server = this.createServer((socket) => {
       if (this.draining) {
         socket.destroy();
         return;
@@ -56,8 +57,18 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
         this.held.push(socket);
         return;
       }
-      new ClientConn(socket, this);
+      this.serve(socket);
     });
+  }
+
+  /** The accepting server (a TLS listener returns a tls.Server, whose sockets arrive after the handshake). */
+  protected createServer(onSocket: (socket: Socket) => void): Server {
+    return createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, onSocket);
+  }
+
+  /** Serves one accepted connection (a TLS listener may hand it to HTTP/2 instead). */
+  protected serve(socket: Socket): void {
+    new ClientConn(socket, this);
   }
 
   /** A reload binds this listener before the swap: hold accepted connections until activate(). */
@@ -72,7 +83,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     if (held === null) return;
     for (const socket of held) {
       if (socket.destroyed) continue;
-      new ClientConn(socket, this);
+      this.serve(socket);
       socket.resume();
     }
   }
