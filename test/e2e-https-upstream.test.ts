@@ -18,7 +18,7 @@ const SKIP = !HAVE_OPENSSL && process.env.FULCRUM_TEST_STRICT !== '1' ? 'openssl
 let dir = '';
 let ca: TestCa;
 
-interface TlsBackend { server: Server; address: string; sni: (string | false)[]; reused: number; handshakes: number; subjects: string[]; health: number }
+interface TlsBackend { server: Server; address: string; sni: (string | false | null)[]; reused: number; handshakes: number; subjects: string[]; health: number }
 const backends: TlsBackend[] = [];
 
 async function tlsBackend(opts: { requireClientCert?: boolean } = {}): Promise<TlsBackend> {

@@ -7,7 +7,7 @@ import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 
 export interface Reply { status: number; headers: Map<string, string>; body: string }
 
-export interface Handshake { ok: boolean; error: string; cn: string; serial: string; version: string; alpn: string | false }
+export interface Handshake { ok: boolean; error: string; cn: string; serial: string; version: string; alpn: string | false | null }
 
 export class TlsClient {
   readonly socket: TLSSocket;
