@@ -107,9 +107,9 @@ test('config reload (SIGHUP): new certificate list, minVersion and clientAuth ap
   const a: TestCert = issue(ca, 'a.reload.test');
   const b: TestCert = issue(ca, 'b.reload.test');
   const client = issue(ca, 'reload-client', { client: true });
-  const config = (tls: object) => ({
+  const config = (tls: object, more: object[] = []) => ({
     admin: { listen: '127.0.0.1:0' },
-    listeners: [{ name: 's', protocol: 'https', listen: '127.0.0.1:0', routes: [{ pool: 'p' }], tls }],
+    listeners: [{ name: 's', protocol: 'https', listen: '127.0.0.1:0', routes: [{ pool: 'p' }], tls }, ...more],
     pools: [{ name: 'p', servers: [{ address: backend.address }] }],
   });
   const f = await startFulcrum(config({ certificates: [{ cert: a.cert, key: a.key }] }), { env: { FULCRUM_LOG_LEVEL: 'info' }, args: ['--no-watch'] });
@@ -124,7 +124,10 @@ test('config reload (SIGHUP): new certificate list, minVersion and clientAuth ap
       certificates: [{ cert: a.cert, key: a.key }, { cert: b.cert, key: b.key }],
       minVersion: 'TLSv1.3',
       clientAuth: { ca: ca.cert, required: true },
-    })));
+    }, [
+      // Added by the reload: bound, held, then activated at the swap.
+      { name: 's2', protocol: 'https', listen: '127.0.0.1:0', routes: [{ pool: 'p' }], tls: { certificates: [{ cert: b.cert, key: b.key }] } },
+    ])));
     const reloads = () => f.logs().filter((l) => l.msg.startsWith('config reloaded (generation ')).length;
     f.proc.kill('SIGHUP');
     await f.waitFor(() => reloads() > 0, 10_000, 'the reload');
@@ -141,6 +144,13 @@ test('config reload (SIGHUP): new certificate list, minVersion and clientAuth ap
     const anonOutcome = anon instanceof Error ? anon.message : await anon.request('/x').then(() => 'served', (e: Error) => e.message);
     assert.notEqual(anonOutcome, 'served', 'a client certificate is now required');
     if (!(anon instanceof Error)) anon.close();
+
+    const m = /^listener s2 http:\/\/127\.0\.0\.1:(\d+)$/m.exec(f.stdout());
+    assert.ok(m !== null, `the added listener is announced: ${f.stdout()}`);
+    const added = await TlsClient.open(Number(m[1]), { servername: 'b.reload.test', rejectUnauthorized: false });
+    assert.equal(added.cn, 'b.reload.test');
+    assert.equal((await added.request('/s2')).body, 'ok /s2');
+    added.close();
 
     // The connection from before the reload keeps serving (its TLS session is unchanged).
     assert.equal((await open.request('/two')).body, 'ok /two');

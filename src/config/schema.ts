@@ -237,7 +237,7 @@ const TlsCertificate = z.strictObject({
 const TlsClientAuth = z.strictObject({
   ca: FilePath.describe('PEM bundle of the CAs that sign accepted client certificates.'),
   required: z.boolean().default(true).describe('`true`: a handshake without a valid client certificate fails. `false`: the certificate is asked for and verified, but a client without one (or with an invalid one) is still served.'),
-  forwardSubject: z.string().optional().describe('Name of a request header (e.g. `X-Client-Cert-Subject`) that carries the verified client certificate\'s subject to the backend (any such header from the client is removed). Default: not sent.'),
+  forwardSubject: token('a header name').optional().describe('Name of a request header (e.g. `X-Client-Cert-Subject`) that carries the verified client certificate\'s subject to the backend (any such header from the client is removed). Default: not sent.'),
 }).describe('Client certificate verification (mutual TLS).');
 
 const ListenerTls = z.strictObject({

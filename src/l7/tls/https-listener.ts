@@ -28,8 +28,8 @@ type TlsConfig = NonNullable<ListenerConfig['tls']>;
 
 export class HttpsListener extends HttpListener {
   override readonly proto: string = 'https';
-  /** The certificates in service (replaced whole on rotation). */
-  store!: CertStore;
+  /** The certificates in service (replaced whole on rotation); null only if none could ever be loaded. */
+  store: CertStore | null = null;
   /** Lowercased name of the header carrying the client certificate's subject, or null. */
   clientCertHeader: string | null = null;
   /** Raw sockets whose handshake is in progress (closed on shutdown). */
@@ -67,7 +67,9 @@ export class HttpsListener extends HttpListener {
   }
 
   private onServerName(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
-    cb(null, this.store.select(servername).context);
+    const store = this.store;
+    if (store === null) cb(new Error('no certificate loaded'));
+    else cb(null, store.select(servername).context);
   }
 
   protected override serve(socket: Socket): void {
@@ -112,9 +114,9 @@ export class HttpsListener extends HttpListener {
   }
 
   /**
-   * Takes a (new) `tls` section: client CA, verification mode, certificates, file watch. At
-   * construction a certificate that fails to load throws (the config check reads the same files
-   * just before, so only a race gets here); later a failure keeps the certificate in service.
+   * Takes a (new) `tls` section: client CA, verification mode, certificates, file watch. The config
+   * check reads the same files just before, so a file fails here only in a race: it is logged and
+   * skipped (at construction) or the certificate in service stays (later); never a throw.
    */
   private applyTls(config: ListenerConfig, first: boolean): void {
     const tls = config.tls as TlsConfig;
@@ -127,7 +129,6 @@ export class HttpsListener extends HttpListener {
       try {
         this.clientCa = loadCaFile(tls.clientAuth.ca);
       } catch (err) {
-        if (first) throw err;
         this.logError(tls.clientAuth.ca, err as Error);
       }
     } else this.clientCa = null;
@@ -142,14 +143,18 @@ export class HttpsListener extends HttpListener {
 
   private onFilesChanged(): void {
     const ca = this.tlsConfig.clientAuth?.ca;
+    let caChanged = false;
     if (ca !== undefined) {
       try {
-        this.clientCa = loadCaFile(ca);
+        const pem = loadCaFile(ca);
+        caChanged = this.clientCa === null || !pem.equals(this.clientCa);
+        this.clientCa = pem;
       } catch (err) {
         this.logError(ca, err as Error);
       }
     }
-    this.reloadCertificates(false, false);
+    // A new client CA goes into every context: rebuild them all.
+    this.reloadCertificates(false, caChanged);
   }
 
   /**
@@ -159,7 +164,7 @@ export class HttpsListener extends HttpListener {
   private reloadCertificates(first: boolean, force: boolean): void {
     const tls = this.tlsConfig;
     const settings = { minVersion: tls.minVersion, clientCa: this.clientCa, ticketKeys: this.ticketKeys };
-    const old = first ? [] : this.store.certs;
+    const old = first || this.store === null ? [] : this.store.certs;
     const next: LoadedCert[] = [];
     let changed = force;
     for (const spec of tls.certificates as CertSpec[]) {
@@ -168,17 +173,17 @@ export class HttpsListener extends HttpListener {
       try {
         loaded = loadCertificate(spec, settings);
       } catch (err) {
-        if (first) throw err;
         this.logError(spec.cert, err as Error);
         if (prev !== undefined) next.push(prev);
         continue;
       }
-      if (!force && prev !== undefined && prev.certPem.equals(loaded.certPem) && prev.keyPem.equals(loaded.keyPem)) {
+      const same = prev !== undefined && prev.certPem.equals(loaded.certPem) && prev.keyPem.equals(loaded.keyPem);
+      if (same && !force) {
         next.push(prev);
         continue;
       }
       changed = true;
-      if (!first) {
+      if (!first && !same) {
         defaultLogger().info({ listener: this.config.name, cert: spec.cert, serial: loaded.serial, names: loaded.names }, 'certificate loaded');
       }
       next.push(loaded);
@@ -189,7 +194,7 @@ export class HttpsListener extends HttpListener {
   }
 
   private logError(file: string, err: Error): void {
-    defaultLogger().error({ listener: this.config.name, file, err: err.message, code: 'FULCRUM_E_TLS_CERTIFICATE' }, 'certificate not reloaded; the previous one stays in service');
+    defaultLogger().error({ listener: this.config.name, file, err: err.message, code: 'FULCRUM_E_TLS_CERTIFICATE' }, 'certificate file not loaded; the certificate in service (if any) stays');
   }
 }
 
