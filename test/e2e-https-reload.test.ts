@@ -96,7 +96,10 @@ test('rotation: replaced files serve new handshakes with the new serial, an open
     replace(v3.key, key);
     await untilSerial(port, 'rot.example.com', v3.serial, 'after the v3 key');
     assert.equal((await open.request('/still')).body, 'ok /still');
-    assert.ok(f.logs().some((l) => l.msg === 'certificate loaded' && l.serial === v3.serial), 'the load is logged with the serial');
+    const loaded = f.logs().find((l) => l.msg.startsWith('certificate loaded') && l.serial === v3.serial);
+    assert.ok(loaded !== undefined, 'the load is logged with the serial');
+    assert.equal(loaded.msg, 'certificate loaded; it expires within 14 days', 'the 2-day test certificate is flagged');
+    assert.equal(loaded.level, 40);
   } finally {
     open.close();
     await f.stop();

@@ -23,6 +23,8 @@ export interface LoadedCert {
   /** Lowercased names it serves (exact or `*.domain`). */
   readonly names: readonly string[];
   readonly serial: string;
+  /** End of validity (the certificate's notAfter). */
+  readonly notAfter: Date;
   readonly options: SecureContextOptions;
   readonly context: SecureContext;
   /** The PEM bytes read (to tell whether a file changed). */
@@ -114,7 +116,7 @@ export function loadCertificate(spec: CertSpec, settings: ContextSettings): Load
   } catch (err) {
     throw new CertProblem('cert', `${JSON.stringify(spec.cert)}: ${(err as Error).message}`);
   }
-  return { spec, names, serial: x509.serialNumber, options, context, certPem, keyPem };
+  return { spec, names, serial: x509.serialNumber, notAfter: new Date(x509.validTo), options, context, certPem, keyPem };
 }
 
 /**

@@ -183,9 +183,7 @@ export class HttpsListener extends HttpListener {
         continue;
       }
       changed = true;
-      if (!first && !same) {
-        defaultLogger().info({ listener: this.config.name, cert: spec.cert, serial: loaded.serial, names: loaded.names }, 'certificate loaded');
-      }
+      if (!same) logLoaded(this.config.name, loaded);
       next.push(loaded);
     }
     if (!changed || next.length === 0) return;
@@ -196,6 +194,17 @@ export class HttpsListener extends HttpListener {
   private logError(file: string, err: Error): void {
     defaultLogger().error({ listener: this.config.name, file, err: err.message, code: 'FULCRUM_E_TLS_CERTIFICATE' }, 'certificate file not loaded; the certificate in service (if any) stays');
   }
+}
+
+/** Soon-to-expire certificates are logged as warnings (clients refuse expired ones). */
+const EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+function logLoaded(listener: string, c: LoadedCert): void {
+  const fields = { listener, cert: c.spec.cert, serial: c.serial, names: c.names, notAfter: c.notAfter.toISOString() };
+  const left = c.notAfter.getTime() - Date.now();
+  if (left <= 0) defaultLogger().warn(fields, 'certificate loaded, but it has expired');
+  else if (left < EXPIRY_WARNING_MS) defaultLogger().warn(fields, 'certificate loaded; it expires within 14 days');
+  else defaultLogger().info(fields, 'certificate loaded');
 }
 
 /** ALPN choice (RFC 7301 §3.2): `h2` when HTTP/2 is available, else HTTP/1.x; undefined → no_application_protocol. */
