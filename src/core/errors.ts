@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   FULCRUM_E_HEADERS_TOO_LARGE: { status: 431, summary: 'The header section exceeds the listener\'s limit (default 32 KiB or 100 fields).' },
   FULCRUM_E_HEADER_TIMEOUT: { status: 408, summary: 'The request head was not received within the header read deadline (default 10 s).' },
   FULCRUM_E_NOT_IMPLEMENTED: { status: 501, summary: 'The request uses a transfer coding Fulcrum does not implement.' },
-  FULCRUM_E_TLS_HANDSHAKE: { status: 0, summary: 'A TLS handshake on an `https` listener failed (no shared version, cipher or ALPN protocol, a missing or invalid client certificate, a timeout); counted in fulcrum_protocol_errors_total.' },
+  FULCRUM_E_TLS_HANDSHAKE: { status: 0, summary: 'A TLS handshake on an `https` listener failed (no shared version, cipher or ALPN protocol, a missing or invalid client certificate, a timeout); counted in fulcrum_http_protocol_errors_total.' },
   FULCRUM_E_TLS_CERTIFICATE: { status: 0, summary: 'A certificate, key or CA file changed on disk could not be loaded (unreadable, not PEM, key not matching); the one in service stays and the error is logged.' },
   FULCRUM_E_SHUTTING_DOWN: { status: 503, summary: 'Fulcrum is shutting down and accepts no new requests on this connection.' },
 } as const;
