@@ -109,7 +109,7 @@ test('L4 listeners: each protocol takes its own fields; pools referenced; udp an
   const routesOnTcp = base();
   routesOnTcp.listeners[0].protocol = 'tcp';
   routesOnTcp.listeners[0].pool = 'api';
-  expectOne(routesOnTcp, 'listeners[0].routes', /^"routes" applies to http listeners, not tcp$/);
+  expectOne(routesOnTcp, 'listeners[0].routes', /^"routes" applies to http and https listeners, not tcp$/);
   const noRoutes = base();
   delete noRoutes.listeners[0].routes;
   expectOne(noRoutes, 'listeners[0].routes', /^an http listener needs routes$/);
@@ -340,7 +340,7 @@ test('regex, CIDR, hashKey, weights, algorithm, empty pool, match groups', () =>
   expectOne(pr, 'listeners[0].routes[0].match.path.prefix', /starting with "\/"/);
   const proto = base();
   proto.listeners[0].protocol = 'sctp';
-  expectOne(proto, 'listeners[0].protocol', /^expected one of "http", "tcp", "tls-passthrough", "udp", got "sctp"$/);
+  expectOne(proto, 'listeners[0].protocol', /^expected one of "http", "https", "tcp", "tls-passthrough", "udp", got "sctp"$/);
   const missing = base();
   delete missing.listeners[0].listen;
   expectOne(missing, 'listeners[0].listen', /^required: expected a string$/);

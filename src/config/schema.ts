@@ -263,6 +263,17 @@ function TokenName(what: string) {
     if (!TOKEN_RE.test(s)) ctx.addIssue({ code: 'custom', message: `expected ${what} (an RFC 9110 token), got ${show(s)}` });
   });
 }
+const RouteRedirect = z.strictObject({
+  scheme: z.enum(['https']).default('https').describe('Scheme of the `Location`: `https`.'),
+  code: z.union([z.literal(301), z.literal(302), z.literal(303), z.literal(307), z.literal(308)]).default(301).describe('Status of the redirect. 301 (as nginx `return 301 https://$host$request_uri`) lets browsers turn a POST into a GET; 308 keeps the method and body.'),
+  port: z.number().int().min(1).max(65535).optional().describe('Port written in the `Location` (omitted: the scheme\'s default port, 443).'),
+}).describe('Answer matching requests with a redirect to the same host and request target over `scheme` (docs/tls.md). A redirect route takes no `pool` or `split`; it is not allowed on an `https` listener (it would loop).');
+
+const Hsts = z.strictObject({
+  maxAge: z.number().int().min(0).default(31536000).describe('`max-age` in seconds (RFC 6797 §6.1.1). Default 31536000 (1 year); 0 tells browsers to forget the policy.'),
+  includeSubDomains: z.boolean().default(false).describe('Add `includeSubDomains`.'),
+  preload: z.boolean().default(false).describe('Add `preload` (for browsers\' preload lists; needs includeSubDomains and a max-age of at least 1 year to be accepted there).'),
+}).describe('Add `Strict-Transport-Security` (RFC 6797) to responses of this route sent over `https` (never over plain http, §7.2), unless the backend set one.');
 
 const RouteSchema = z
   .strictObject({
@@ -273,6 +284,8 @@ const RouteSchema = z
     rateLimit: RateLimitSchema.optional(),
     headers: HeaderRulesSchema.optional(),
     rewrite: RewriteSchema.optional(),
+    redirect: RouteRedirect.optional(),
+    hsts: Hsts.optional(),
   })
   .describe('A route: requests meeting `match` go to `pool` or are shared between the pools of `split`. Routes are tried in order; the first match wins.')
   .transform((r) => ({
@@ -284,7 +297,14 @@ const RouteSchema = z
     ...(r.rateLimit !== undefined ? { rateLimit: r.rateLimit } : {}),
     ...(r.headers !== undefined ? { headers: r.headers } : {}),
     ...(r.rewrite !== undefined ? { rewrite: r.rewrite } : {}),
+    ...(r.redirect !== undefined ? { redirect: r.redirect } : {}),
+    ...(r.hsts !== undefined ? { hsts: hstsValue(r.hsts) } : {}),
   }));
+
+/** The Strict-Transport-Security field value (RFC 6797 §6.1), built once per route. */
+function hstsValue(h: { maxAge: number; includeSubDomains: boolean; preload: boolean }): string {
+  return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Listeners
@@ -294,7 +314,7 @@ const ListenerTimeouts = z.strictObject({
   idle: Duration.prefault('60s').describe('Time a client keep-alive connection may stay idle between requests before it is closed.'),
   request: Duration.prefault(0).describe('Limit on the whole request, from the first byte to the end of the response; 0 = no limit.'),
   tunnel: Duration.prefault('1h').describe('`http`: an upgraded connection (WebSocket, or another protocol allowed by `webSocket.otherUpgrades`) that passes no byte in either direction for this long is closed (HAProxy `timeout tunnel`). 0 = no limit.'),
-  clientHello: Duration.prefault('5s').describe('`tls-passthrough`, and listeners accepting the PROXY protocol: time allowed for the ClientHello (and the PROXY header) to arrive; the connection is closed when exceeded.'),
+  clientHello: Duration.prefault('5s').describe('`https`: time allowed for the TLS handshake. `tls-passthrough`, and listeners accepting the PROXY protocol: time allowed for the ClientHello (and the PROXY header) to arrive; the connection is closed when exceeded.'),
 }).describe('Client-side timeouts of the listener. For `tcp` and `tls-passthrough` listeners `idle` is the time a proxied connection may pass no byte in either direction before both sides are closed.');
 
 const ListenerLimits = z.strictObject({
@@ -332,9 +352,30 @@ const ProxyProtocolAccept = z.strictObject({
   from: z.array(IpOrCidr).min(1).describe('Sources allowed to (and required to) send a PROXY protocol v1 or v2 header; connections from any other address are refused.'),
 }).describe('`tcp` and `tls-passthrough` listeners: accept the PROXY protocol (v1 or v2, detected) from these sources; the address it carries is the client address (hash keys, the PROXY header sent on, logs).');
 
+const FilePath = z.string().min(1);
+
+const TlsCertificate = z.strictObject({
+  cert: FilePath.describe('PEM file of the certificate, followed by its intermediates (the chain sent to clients).'),
+  key: FilePath.describe('PEM file of the private key (unencrypted). Must match `cert`.'),
+  serverNames: HostList.optional().describe('Server names (SNI) this certificate answers: exact names or `*.example.com` (one label). Default: the certificate\'s subjectAltName DNS names (its CN when it has none).'),
+  default: z.boolean().optional().describe('Use this certificate when the client sends no SNI or a name no certificate covers. Default: the first certificate.'),
+}).describe('A certificate and its key. Files are re-read when they change on disk (and on every config reload); a file that fails to load keeps the previous certificate in service.');
+
+const TlsClientAuth = z.strictObject({
+  ca: FilePath.describe('PEM bundle of the CAs that sign accepted client certificates.'),
+  required: z.boolean().default(true).describe('`true`: a handshake without a valid client certificate fails. `false`: the certificate is asked for and verified, but a client without one (or with an invalid one) is still served.'),
+  forwardSubject: token('a header name').optional().describe('Name of a request header (e.g. `X-Client-Cert-Subject`) that carries the verified client certificate\'s subject to the backend (any such header from the client is removed). Default: not sent.'),
+}).describe('Client certificate verification (mutual TLS).');
+
+const ListenerTls = z.strictObject({
+  certificates: z.array(TlsCertificate).min(1).describe('Certificates, chosen by the ClientHello\'s SNI: exact name, then `*.domain`, then the default.'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted (TLS 1.3 is always offered and preferred). TLS 1.2 uses ECDHE key exchange with AEAD ciphers only (docs/tls.md).'),
+  clientAuth: TlsClientAuth.optional(),
+}).describe('`https`: TLS termination (docs/tls.md). ALPN offers `h2` when HTTP/2 is available, and `http/1.1`. The handshake must complete within `timeouts.clientHello`.');
+
 const ListenerSchema = z.strictObject({
   name: Name.describe('Unique listener name (`[A-Za-z0-9_.-]+`), used in logs and metrics.'),
-  protocol: z.enum(['http', 'tcp', 'tls-passthrough', 'udp']).default('http').describe('Protocol served: `http` (HTTP/1.1 reverse proxy, needs `routes`), `tcp` (L4 proxy to `pool`), `tls-passthrough` (L4, routed by the ClientHello\'s SNI with `sniRoutes`, `pool` as the default; TLS is not terminated), `udp` (datagrams to `pool`, per-flow sessions).'),
+  protocol: z.enum(['http', 'https', 'tcp', 'tls-passthrough', 'udp']).default('http').describe('Protocol served: `http` (HTTP/1.1 reverse proxy, needs `routes`), `https` (the same behind TLS termination, needs `routes` and `tls`), `tcp` (L4 proxy to `pool`), `tls-passthrough` (L4, routed by the ClientHello\'s SNI with `sniRoutes`, `pool` as the default; TLS is not terminated), `udp` (datagrams to `pool`, per-flow sessions).'),
   listen: ListenAddress.describe('Address to bind, `host:port` (IPv6 as `[::1]:8080`; `0.0.0.0` / `[::]` for all interfaces; port 0 = any free port). Must not collide with another listener or the admin API.'),
   trustedProxies: z.array(IpOrCidr).default([]).describe('IP addresses or CIDR blocks (IPv4/IPv6) of proxies in front of Fulcrum. X-Forwarded-*/Forwarded headers are kept and extended only when the peer is trusted; otherwise they are replaced.'),
   xForwarded: z.boolean().default(true).describe('Set X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded (RFC 7239) on proxied requests.'),
@@ -343,7 +384,7 @@ const ListenerSchema = z.strictObject({
   limits: ListenerLimits.prefault({}),
   webSocket: WebSocketOptions.prefault({}),
   routes: z.array(RouteSchema).min(1)
-    .describe('`http`: ordered list of routes; the first route whose `match` holds takes the request (404 when none does). Required for `http`, not allowed for other protocols.')
+    .describe('`http` and `https`: ordered list of routes; the first route whose `match` holds takes the request (404 when none does). Required for `http` and `https`, not allowed for other protocols.')
     .transform((rs) => rs.map((r, i) => ({ ...r, name: r.name ?? `route-${i}` })))
     .optional(),
   pool: z.string().optional().describe('`tcp` and `udp`: the pool connections (flows) go to (required). `tls-passthrough`: the pool for connections without SNI or whose SNI matches no `sniRoutes` (without it they are closed).'),
@@ -352,6 +393,7 @@ const ListenerSchema = z.strictObject({
   proxyProtocol: ProxyProtocolAccept.optional(),
   udp: UdpOptions.prefault({}),
   http2: Http2Options.prefault({}),
+  tls: ListenerTls.optional(),
 }).describe('A listener: an address Fulcrum accepts client connections (or datagrams) on, and where they go.');
 
 // ---------------------------------------------------------------------------------------------
@@ -406,7 +448,7 @@ const HttpCheckOptions = z.strictObject({
   host: z.string().min(1).optional().describe('Host header of the check. Default: the server address as written (`host:port`).'),
   expectStatus: z.array(StatusRange).min(1).prefault(['200-399']).describe('Status codes that pass: codes (`200`) or ranges (`"200-399"`). Default: 200-399, as HAProxy.'),
   bodyContains: z.string().min(1).optional().describe('The response body (first 64 KiB) must contain this string to pass.'),
-  tls: z.boolean().default(false).describe('Check over TLS (HTTPS). The server certificate is not verified (a health check asks "is it up", as HAProxy `check-ssl verify none`).'),
+  tls: z.boolean().optional().describe('Check over TLS (HTTPS). The server certificate is not verified (a health check asks "is it up", as HAProxy `check-ssl verify none`). Default: true when the pool has `tls.enabled`, else false.'),
 }).describe('Options of an `http` health check.');
 
 const CommandCheckOptions = z.strictObject({
@@ -500,6 +542,15 @@ export const ALGORITHM_OPTION_SCHEMAS = {
   leastTime: LeastTimeOptions,
 } as const;
 
+const PoolTls = z.strictObject({
+  enabled: z.boolean().default(true).describe('Connect to the servers over TLS (HTTP listeners\' upstream connections; L4 listeners ignore it).'),
+  verify: z.boolean().default(true).describe('Verify the server certificate against the system CA bundle plus `ca`, and its name against `serverName`. `false` accepts any certificate (test setups only).'),
+  ca: FilePath.optional().describe('PEM bundle of extra CAs trusted for the servers\' certificates (added to the system bundle).'),
+  serverName: z.string().min(1).optional().describe('Name sent as SNI and checked in the server certificate. Default: the host of the server address (no SNI for an IP address, which is then checked against the certificate\'s IP entries).'),
+  cert: FilePath.optional().describe('PEM client certificate presented to the servers (with `key`).'),
+  key: FilePath.optional().describe('PEM private key of `cert`.'),
+}).describe('TLS to the pool\'s servers (docs/tls.md). Health checks of type `http` use TLS too unless `healthCheck.http.tls` says otherwise.');
+
 const PoolSchema = z.strictObject({
   name: Name.describe('Unique pool name (`[A-Za-z0-9_.-]+`), referenced by routes.'),
   algorithm: AlgorithmName.default('round-robin').describe('Balancing algorithm (a registered name; see docs/algorithms.md).'),
@@ -523,7 +574,13 @@ const PoolSchema = z.strictObject({
   sticky: StickySchema.optional(),
   upstreamProtocol: z.enum(['http1', 'http2']).default('http1').describe('Protocol of requests that arrived over HTTP/2 towards the servers: `http1` (HTTP/1.1 keep-alive connections) or `http2` (cleartext h2c with prior knowledge, one multiplexed connection per server). gRPC needs `http2`. Requests from HTTP/1.1 clients always go upstream over HTTP/1.1.'),
   maxConnectionsPerServer: count(0).describe('L4: connections open to one server at most (a full server is skipped like a tried one); 0 = no limit.'),
-}).describe('A pool: a set of backend servers and how to spread requests over them.');
+  tls: PoolTls.optional(),
+}).describe('A pool: a set of backend servers and how to spread requests over them.')
+  // An http health check of a TLS pool speaks TLS unless it says otherwise.
+  .overwrite((p) => {
+    if (p.healthCheck !== undefined && p.healthCheck.http.tls === undefined) p.healthCheck.http.tls = p.tls?.enabled === true;
+    return p;
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Top level

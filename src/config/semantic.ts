@@ -10,6 +10,7 @@
 import { formatPath, type PathSegment, type PathedProblem } from './problems.ts';
 import { isWildcardHost, parseHostPort, tryParseDuration } from './values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
+import { listenerTlsProblems, poolTlsProblems } from '../l7/tls/validate.ts';
 
 
 type Obj = Record<string, unknown>;
@@ -40,6 +41,7 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
   listeners.forEach((l, li) => {
     if (!isObj(l)) return;
     checkProtocolFields(l, li, add);
+    listenerTlsProblems(l, li, add);
     checkPoolRef(['listeners', li, 'pool'], l.pool);
     arr(l.sniRoutes).forEach((r, ri) => { if (isObj(r)) checkPoolRef(['listeners', li, 'sniRoutes', ri, 'pool'], r.pool); });
     const routes = arr(l.routes);
@@ -54,7 +56,11 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
 
       const hasPool = r.pool !== undefined;
       const hasSplit = r.split !== undefined;
-      if (hasPool && hasSplit) add(at, 'expected either "pool" or "split", not both');
+      if (r.redirect !== undefined) {
+        // A redirect route answers by itself (docs/tls.md); on an https listener it would loop.
+        if (hasPool || hasSplit) add(at, 'a redirect route takes no "pool" or "split"');
+        if (l.protocol === 'https') add([...at, 'redirect'], 'a redirect to https on an https listener would loop');
+      } else if (hasPool && hasSplit) add(at, 'expected either "pool" or "split", not both');
       else if (!hasPool && !hasSplit) add(at, 'expected "pool" or "split"');
       checkPoolRef([...at, 'pool'], r.pool);
       if (Array.isArray(r.split)) {
@@ -70,6 +76,7 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
     if (!isObj(p)) return;
     checkAlgorithmOptions(p, pi, add);
     checkHealthCheck(p, pi, add);
+    poolTlsProblems(p, pi, add);
     const seen = new Map<string, number>();
     arr(p.servers).forEach((s, si) => {
       if (!isObj(s) || typeof s.address !== 'string') return;
@@ -89,21 +96,23 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
 /** Which listener fields each protocol needs and takes. */
 function checkProtocolFields(l: Obj, li: number, add: (s: PathSegment[], m: string) => void): void {
   const protocol = l.protocol === undefined ? 'http' : l.protocol;
-  if (typeof protocol !== 'string' || !['http', 'tcp', 'tls-passthrough', 'udp'].includes(protocol)) return; // the schema reports it
+  if (typeof protocol !== 'string' || !['http', 'https', 'tcp', 'tls-passthrough', 'udp'].includes(protocol)) return; // the schema reports it
   const at = (k: string): PathSegment[] => ['listeners', li, k];
   const only = (k: string, protocols: string[]) => {
     if (l[k] !== undefined && !protocols.includes(protocol)) add(at(k), `"${k}" applies to ${protocols.join(' and ')} listeners, not ${protocol}`);
   };
-  if (protocol === 'http' && l.routes === undefined) add(at('routes'), 'an http listener needs routes');
+  if ((protocol === 'http' || protocol === 'https') && l.routes === undefined) add(at('routes'), `an ${protocol} listener needs routes`);
+  if (protocol === 'https' && l.tls === undefined) add(at('tls'), 'an https listener needs tls (certificates)');
   if ((protocol === 'tcp' || protocol === 'udp') && l.pool === undefined) add(at('pool'), `a ${protocol} listener needs pool`);
   if (protocol === 'tls-passthrough' && l.pool === undefined && l.sniRoutes === undefined) add(at('sniRoutes'), 'a tls-passthrough listener needs sniRoutes or a default pool');
-  only('routes', ['http']);
+  only('routes', ['http', 'https']);
+  only('tls', ['https']);
   only('pool', ['tcp', 'tls-passthrough', 'udp']);
   only('sniRoutes', ['tls-passthrough']);
   only('proxyProtocol', ['tcp', 'tls-passthrough']);
   only('maxConnections', ['tcp', 'tls-passthrough']);
   only('udp', ['udp']);
-  for (const k of ['trustedProxies', 'xForwarded', 'via', 'limits']) only(k, ['http']);
+  for (const k of ['trustedProxies', 'xForwarded', 'via', 'limits']) only(k, ['http', 'https']);
 }
 
 function uniqueNames(items: unknown[], base: PathSegment[], what: string, add: (s: PathSegment[], m: string) => void): void {

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   FULCRUM_E_NOT_IMPLEMENTED: { status: 501, summary: 'The request uses a transfer coding Fulcrum does not implement.' },
   FULCRUM_E_RATE_LIMITED: { status: 429, summary: 'The route\'s rate limit refused the request (its key has no token left); `Retry-After` says when to retry.' },
   FULCRUM_E_RAPID_RESET: { status: 0, summary: 'An HTTP/2 client reset more streams than `http2.maxResets` within `http2.resetWindow` (rapid reset); the connection got GOAWAY ENHANCE_YOUR_CALM and was closed.' },
+  FULCRUM_E_TLS_HANDSHAKE: { status: 0, summary: 'A TLS handshake on an `https` listener failed (no shared version, cipher or ALPN protocol, a missing or invalid client certificate, a timeout); counted in fulcrum_http_protocol_errors_total.' },
+  FULCRUM_E_TLS_CERTIFICATE: { status: 0, summary: 'A certificate, key or CA file changed on disk could not be loaded (unreadable, not PEM, key not matching); the one in service stays and the error is logged.' },
   FULCRUM_E_SHUTTING_DOWN: { status: 503, summary: 'Fulcrum is shutting down and accepts no new requests on this connection.' },
 } as const;
 

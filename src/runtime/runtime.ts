@@ -17,6 +17,7 @@ import { createListener, type ServiceListener } from './listener.ts';
 import '../l7/http1/server.ts'; // registers `http`
 import '../l7/http2/server.ts'; // registers the HTTP/2 handler of `http` listeners (h2c, ALPN h2)
 import '../l4/index.ts'; // registers `tcp`, `tls-passthrough`, `udp`
+import '../l7/tls/https-listener.ts'; // registers `https`
 import { compileRouter } from '../l7/router/router.ts';
 import type { Router } from '../l7/router/types.ts';
 import { handOver, retire } from '../l7/http1/upstream.ts';

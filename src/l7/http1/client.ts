@@ -32,6 +32,7 @@ import type { HttpListener } from './server.ts';
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4): prior-knowledge h2c starts with it. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+import { redirectResponse, withHsts } from '../tls/redirect.ts';
 
 const ST_HEAD = 0; // waiting for (the rest of) a request head
 const ST_CONNECT = 1; // request accepted, upstream connection being opened
@@ -141,6 +142,8 @@ export class ClientConn implements UpstreamOwner {
 
   private readonly upIn: UpstreamHeadInput;
   private readonly clientIn: ClientHeadInput;
+  /** mTLS subject header line for the upstream (`''`: none verified), null when the listener does not send one. */
+  private readonly certLine: string | null;
 
   constructor(socket: Socket, listener: ListenerRuntime) {
     this.socket = socket;
@@ -158,6 +161,7 @@ export class ClientConn implements UpstreamOwner {
       status: 0, reason: '', names: [], values: [], connectionTokens: null, framing: FRAME_NONE,
       keepAlive: true, clientMinor: 1, via: cfg.via, upstreamMinor: 1, upgrade: null,
     };
+    this.certLine = listener.certSubjectLine?.(socket) ?? null;
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -333,6 +337,10 @@ export class ClientConn implements UpstreamOwner {
     }
     this.route = route;
     this.x = null;
+    if (route.spec.redirect !== undefined) {
+      this.redirect(route.spec.redirect, head, buf, bodyStart, end);
+      return;
+    }
     const hooks = (route as HookedRoute).hooks;
     if (hooks != null) {
       const x = this.exchange(head, route);
@@ -395,6 +403,8 @@ export class ClientConn implements UpstreamOwner {
       u.values = x.values;
     }
     u.connectionTokens = head.connectionTokens;
+    // The client's own copy of the mTLS subject header is dropped (as a Connection token would be).
+    if (this.certLine !== null) u.connectionTokens = [...(head.connectionTokens ?? []), listener.clientCertHeader as string];
     u.host = head.host;
     u.chunked = head.chunked;
     u.clientMinor = head.minor;
@@ -459,6 +469,7 @@ export class ClientConn implements UpstreamOwner {
     pool.load.start(ep.index);
     this.upIn.endpointAddress = ep.address;
     this.upHead = buildUpstreamHead(this.upIn);
+    if (this.certLine !== null && this.certLine !== '') this.upHead = this.upHead.slice(0, -2) + this.certLine + '\r\n';
     if (idle !== null) {
       idle.acquire(this);
       this.up = idle;
@@ -479,6 +490,21 @@ export class ClientConn implements UpstreamOwner {
       this.holdsPending = false;
       (this.pool as PoolRuntime).pending--;
     }
+  }
+
+  /** A redirect route (docs/tls.md): answers 30x with the https Location, like reject() otherwise. */
+  private redirect(r: { scheme: string; code: number; port?: number }, head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
+    if (!this.reqDone) this.keepAlive = false;
+    const resp = redirectResponse(r, head.host, head.target, this.keepAlive, head.method === 'HEAD');
+    if (resp === null) {
+      this.reject(400, 'FULCRUM_E_BAD_REQUEST', buf, bodyStart, end);
+      return;
+    }
+    this.status = r.code;
+    this.socket.write(resp, 'latin1');
+    this.finishStats(r.code);
+    if (this.keepAlive && this.reqDone && bodyStart < end) this.stash(buf, bodyStart, end);
+    this.endExchange();
   }
 
   /** Answers the request with an error without contacting any endpoint; skips its body. */
@@ -707,7 +733,9 @@ export class ClientConn implements UpstreamOwner {
     c.clientMinor = req.minor;
     c.upstreamMinor = head.minor;
     if (this.x !== null) this.responseHooks(this.x, head, c);
-    const clientHead = buildClientHead(c);
+    let clientHead = buildClientHead(c);
+    const sts = (this.route as CompiledRoute).spec.hsts;
+    if (sts !== undefined && this.listener.proto === 'https') clientHead = withHsts(clientHead, head.names, sts);
     const s = this.socket;
     if (this.respMode === BODY_NONE || this.respMode === BODY_LENGTH && this.respRemaining === 0) {
       s.write(clientHead, 'latin1');

@@ -1,10 +1,9 @@
 /** What a client connection needs from its listener (implemented by HttpListener in server.ts). */
-import type { BlockList } from 'node:net';
+import type { BlockList, Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/schema.ts';
 import type { HeadLimits } from './parser.ts';
 import type { Router, CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
-import type { Socket } from 'node:net';
 import type { Deadlined } from '../../runtime/sweeper.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { Metrics } from '../../admin/metrics.ts';
@@ -33,6 +32,10 @@ export interface ListenerRuntime {
   readonly conns: Set<ClientConnection>;
   readonly draining: boolean;
   readonly snapshot: ListenerSnapshot;
+  /** Lowercased name of the mTLS subject header (`https` with clientAuth.forwardSubject), else null/absent. */
+  readonly clientCertHeader?: string | null;
+  /** `https`: the subject header line for this connection ('' when no verified certificate), null when off. */
+  certSubjectLine?(socket: Socket): string | null;
   record(route: CompiledRoute | null, pool: PoolRuntime | null, ep: Endpoint | null, status: number, ms: number): void;
   onProtocolError(code: ErrorCode): void;
   onConnClosed(): void;

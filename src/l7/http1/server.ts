@@ -22,7 +22,8 @@ import { attachRouteHooks } from '../middlewares/index.ts';
 
 export class HttpListener implements ListenerRuntime, ServiceListener {
   config: ListenerConfig;
-  readonly proto = 'http';
+  /** `http`; `https` for the TLS listener built on this class (src/l7/tls/https-listener.ts). */
+  readonly proto: string = 'http';
   limits: HeadLimits;
   trust: BlockList | null;
   readonly conns = new Set<ClientConnection>();
@@ -47,7 +48,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     attachRouteHooks(this.snapshot.router, config.name, metrics);
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
-    this.server = createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (socket) => {
+    this.server = this.createServer((socket) => {
       if (this.draining) {
         socket.destroy();
         return;
@@ -58,8 +59,18 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
         this.held.push(socket);
         return;
       }
-      new ClientConn(socket, this);
+      this.serve(socket);
     });
+  }
+
+  /** The accepting server (a TLS listener returns a tls.Server, whose sockets arrive after the handshake). */
+  protected createServer(onSocket: (socket: Socket) => void): Server {
+    return createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, onSocket);
+  }
+
+  /** Serves one accepted connection (a TLS listener may hand it to HTTP/2 instead). */
+  protected serve(socket: Socket): void {
+    new ClientConn(socket, this);
   }
 
   /** A reload binds this listener before the swap: hold accepted connections until activate(). */
@@ -74,7 +85,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     if (held === null) return;
     for (const socket of held) {
       if (socket.destroyed) continue;
-      new ClientConn(socket, this);
+      this.serve(socket);
       socket.resume();
     }
   }

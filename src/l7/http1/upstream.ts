@@ -12,8 +12,11 @@
  * lists stay right. Connections of an endpoint that left the config (retire()) are closed instead
  * of going idle.
  */
-import { connect, type Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { connect, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../runtime/pool.ts';
+import { connectOptions, upstreamTlsOf, type UpstreamTls } from '../tls/upstream-tls.ts';
 
 /** What a borrowing client connection implements. */
 export interface UpstreamOwner {
@@ -56,22 +59,33 @@ export class UpstreamConn {
     this.endpoint = endpoint;
     this.owner = owner;
     endpoint.open++;
-    // Reads land in one shared buffer (no allocation per read); the owner copies what it keeps.
-    const socket = connect({
-      host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: halfOpen,
-      onread: { buffer: READ_BUFFER, callback: this.onRead },
-    });
-    this.socket = socket;
-    socket.on('connect', this.onConnect);
+    const tls = upstreamTlsOf(endpoint.pool.config);
+    if (tls !== null) {
+      this.socket = connectTls(tls, endpoint, this, halfOpen);
+    } else {
+      // Reads land in one shared buffer (no allocation per read); the owner copies what it keeps.
+      this.socket = connect({
+        host: endpoint.host, port: endpoint.port, noDelay: true, allowHalfOpen: halfOpen,
+        onread: { buffer: READ_BUFFER, callback: this.onRead },
+      });
+      this.socket.on('connect', this.onConnect);
+    }
+    const socket = this.socket;
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('drain', this.onDrain);
   }
 
-  private readonly onConnect = (): void => {
+  /** TLS: the handshake is done (the connect deadline covers it). */
+  readonly onConnect = (): void => {
     this.state = UP_BUSY;
     this.owner?.onUpstreamConnect(this);
+  };
+
+  /** TLS sockets deliver 'data' chunks (their own buffers) instead of onread. */
+  readonly onChunk = (chunk: Buffer): void => {
+    this.onRead(chunk.length, chunk);
   };
 
   private readonly onRead = (nread: number, buf: Uint8Array): boolean => {
@@ -163,6 +177,24 @@ export class UpstreamConn {
     this.markClosed();
     this.socket.destroy();
   }
+}
+
+/** Opens a TLS connection to `endpoint` for `up` (pools[].tls; see ../tls/upstream-tls.ts). */
+function connectTls(tls: UpstreamTls, endpoint: Endpoint, up: UpstreamConn, halfOpen: boolean): Socket {
+  if (tls.error !== null) {
+    // The pool's CA or client certificate could not be read: the attempt fails like a refused connect.
+    const s = new Socket();
+    const err = Object.assign(new Error(`tls setup: ${tls.error.message}`), { code: 'ERR_TLS_SETUP' });
+    process.nextTick(() => s.destroy(err));
+    return s;
+  }
+  // allowHalfOpen (upgrade tunnels) is passed on to the TLSSocket by tls.connect, though its option type omits it.
+  const s = tlsConnect({ ...connectOptions(tls, endpoint.host, endpoint.port, endpoint.address), allowHalfOpen: halfOpen } as ConnectionOptions);
+  s.setNoDelay(true);
+  s.on('secureConnect', up.onConnect);
+  s.on('data', up.onChunk);
+  s.on('session', (session: Buffer) => tls.sessions.set(endpoint.address, session));
+  return s;
 }
 
 /**

@@ -149,7 +149,7 @@ export function compileRouter(routes: readonly RouteSpec[], where = 'routes'): R
     const at = `${where}[${i}]`;
     if (seen.has(spec.name)) problems.push(`${at}.name: duplicate route name ${JSON.stringify(spec.name)}`);
     seen.add(spec.name);
-    if (spec.targets.length === 0) problems.push(`${at}.targets: at least one target is required`);
+    if (spec.targets.length === 0 && spec.redirect === undefined) problems.push(`${at}.targets: at least one target is required`);
     spec.targets.forEach((t, j) => {
       if (!Number.isInteger(t.weight) || t.weight < 0) problems.push(`${at}.targets[${j}].weight: expected an integer ≥ 0, got ${t.weight}`);
     });

@@ -48,6 +48,10 @@ export interface RouteSpec {
   name: string;
   match: RouteMatch;
   targets: RouteTarget[];
+  /** Answer with a redirect to `scheme` instead of proxying (no targets then); docs/tls.md. */
+  redirect?: { scheme: string; code: number; port?: number };
+  /** Strict-Transport-Security value added to responses sent over https (RFC 6797); docs/tls.md. */
+  hsts?: string;
 }
 
 /** The request as the router sees it. The engine implements it over its parsed head, lazily. */
