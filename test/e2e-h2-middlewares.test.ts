@@ -6,13 +6,17 @@
 // - header rules both directions and path rewrite, over an HTTP/1.1 and an HTTP/2 upstream;
 // - sticky insert: Set-Cookie on the first response, the pin honoured, the cookie stripped from
 //   split `cookie` fields (RFC 9113 §8.2.3) before the backend, a forged pin re-balanced and re-pinned;
-// - learned sessions: a backend's Set-Cookie JSESSIONID pins later HTTP/2 requests.
+// - learned sessions: a backend's Set-Cookie JSESSIONID pins later HTTP/2 requests;
+// - circuit breakers maxConnections / maxPending and the fulcrum_upstream_connections gauge for
+//   streams, over HTTP/1.1 (agent sockets) and HTTP/2 (sessions) upstreams.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { connect as h2connect, createServer as createH2Server, type ClientHttp2Session, type Http2Server, type IncomingHttpHeaders } from 'node:http2';
-import { simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { adminGet, simpleConfig, startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
 import { headerOf, request, startHttpBackend, type HttpBackend } from './helpers/backends.ts';
+import { blackhole } from './helpers/blackhole.ts';
 
 /** The machine may be busy with other suites: allow Fulcrum 30 s to start. */
 const SLOW_START = { startTimeoutMs: 30_000 };
@@ -32,37 +36,40 @@ interface Seen { id: string; method: string; url: string; headers: IncomingHttpH
  * node:http backend `id`: records each request; answers 200 with `x-backend: id`, `Server: secret`,
  * the extra response fields `extra(url)` gives, and the body `id`.
  */
-async function httpBackend(id: string, seen: Seen[], extra: (url: string) => Record<string, string> = () => ({})): Promise<HttpBackend> {
+async function httpBackend(id: string, seen: Seen[], extra: (url: string) => Record<string, string> = () => ({}), delayMs = 0): Promise<HttpBackend> {
   const b = await startHttpBackend((req, res) => {
     req.resume();
-    req.on('end', () => {
+    req.on('end', () => setTimeout(() => {
       seen.push({ id, method: req.method ?? '', url: req.url ?? '', headers: req.headers, raw: req.rawHeaders });
       res.setHeader('x-backend', id);
       res.setHeader('server', 'secret');
       for (const [k, v] of Object.entries(extra(req.url ?? ''))) res.setHeader(k, v);
       res.end(id);
-    });
+    }, delayMs));
   });
   open.push(b);
   return b;
 }
 
-/** node:http2 cleartext backend (prior knowledge), same behaviour as httpBackend. */
-async function h2Backend(id: string, seen: Seen[]): Promise<{ port: number }> {
+/** node:http2 cleartext backend (prior knowledge), same behaviour as httpBackend; counts its sessions. */
+async function h2Backend(id: string, seen: Seen[], delayMs = 0): Promise<{ port: number; sessions(): number }> {
   const srv: Http2Server = createH2Server();
   const live = new Set<{ destroy(): void }>();
-  srv.on('session', (ss) => { live.add(ss); ss.on('close', () => live.delete(ss)); });
+  let sessions = 0;
+  srv.on('session', (ss) => { sessions++; live.add(ss); ss.on('close', () => live.delete(ss)); });
   srv.on('stream', (st, h, _flags, raw: string[]) => {
+    st.on('error', () => {});
     st.resume();
-    st.on('end', () => {
+    st.on('end', () => setTimeout(() => {
       seen.push({ id, method: String(h[':method']), url: String(h[':path']), headers: h, raw });
+      if (st.closed) return;
       st.respond({ ':status': 200, 'x-backend': id, server: 'secret' });
       st.end(id);
-    });
+    }, delayMs));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   open.push({ close: () => new Promise<void>((r) => { srv.close(() => r()); for (const ss of live) ss.destroy(); }) });
-  return { port: (srv.address() as { port: number }).port };
+  return { port: (srv.address() as { port: number }).port, sessions: () => sessions };
 }
 
 interface H2Result { headers: IncomingHttpHeaders; body: string }
@@ -307,4 +314,96 @@ test('learned session over h2c: the backend\'s JSESSIONID pins later HTTP/2 requ
   }
   assert.equal(seen.length, 15);
   for (const got of seen) assert.equal(got.headers.cookie, `z=0; JSESSIONID=sess-${login.body}`, 'learned cookies pass unchanged');
+});
+
+// ------------------------------------------------------------------------------------------ circuit breakers
+
+/** A sample of the admin API's /metrics (0 when absent). */
+async function metric(f: FulcrumProcess, name: string, labels: string): Promise<number> {
+  const text = (await adminGet(f.adminPort, '/metrics')).body;
+  const m = new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+test('maxConnections for streams: HTTP/1.1 upstream sockets and HTTP/2 upstream sessions are counted and capped', { timeout: 90_000 }, async () => {
+  const seen: Seen[] = [];
+  const slow = await httpBackend('s', seen, () => ({}), 800);
+  const m0 = await h2Backend('m0', seen, 800);
+  const m1 = await h2Backend('m1', seen, 800);
+  const f = await startFulcrum(simpleConfig([slow.port], {
+    pool: { circuitBreakers: { maxConnections: 2 }, retries: { attempts: 1 } },
+    listener: {
+      routes: [
+        { name: 'mux', match: { path: { prefix: '/mux' } }, pool: 'p2' },
+        { name: 'all', pool: 'p' },
+      ],
+    },
+    extraPools: [{
+      name: 'p2', upstreamProtocol: 'http2', circuitBreakers: { maxConnections: 1 }, retries: { attempts: 1 },
+      servers: [{ address: `127.0.0.1:${m0.port}` }, { address: `127.0.0.1:${m1.port}` }],
+    }],
+  }), SLOW_START);
+  open.push(f);
+  const s = await h2session(f.port('web'));
+
+  // HTTP/1.1 upstream: 4 concurrent streams, 2 connections allowed.
+  const four = await Promise.all([0, 1, 2, 3].map((i) => h2req(s, { ':path': `/c${i}` })));
+  const st = four.map((r) => Number(r.headers[':status'])).sort();
+  assert.deepEqual(st, [200, 200, 503, 503]);
+  for (const r of four.filter((x) => Number(x.headers[':status']) === 503)) assert.equal(r.headers['x-fulcrum-error'], 'FULCRUM_E_CIRCUIT_OPEN');
+  assert.equal(slow.connections(), 2, 'no third upstream connection');
+  assert.equal(await metric(f, 'fulcrum_circuit_breaker_rejects_total', 'pool="p",breaker="connections"'), 2);
+  // The two sockets are now idle in the agent: counted as open and idle, and reused.
+  assert.equal(await metric(f, 'fulcrum_upstream_connections', `pool="p",endpoint="127.0.0.1:${slow.port}",state="idle"`), 2);
+  const two = await Promise.all([0, 1].map((i) => h2req(s, { ':path': `/again${i}` })));
+  assert.deepEqual(two.map((r) => Number(r.headers[':status'])), [200, 200], 'idle sockets are reused under the limit');
+  assert.equal(slow.connections(), 2);
+  // HTTP/1.1 clients count the same connections: with the pool at its limit (2 idle agent
+  // sockets), a request from an HTTP/1.1 client that needs a new connection is refused.
+  const h1 = await request(f.port('web'), 'GET /h1 HTTP/1.1\r\nHost: app.test\r\n\r\n');
+  assert.equal(h1.status, 503);
+  assert.equal(headerOf(h1, 'x-fulcrum-error'), 'FULCRUM_E_CIRCUIT_OPEN');
+
+  // HTTP/2 upstream: 6 streams to one endpoint share one session; a second endpoint would need a
+  // second session, beyond maxConnections 1.
+  const six = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => h2req(s, { ':path': `/mux/${i}` })));
+  const codes = six.map((r) => Number(r.headers[':status']));
+  const ok = six.filter((r) => Number(r.headers[':status']) === 200);
+  assert.equal(ok.length, 3, `round robin over two endpoints, one session allowed: ${codes}`);
+  assert.equal(new Set(ok.map((r) => r.body)).size, 1, 'all on the one endpoint with a session');
+  assert.equal(m0.sessions() + m1.sessions(), 1, 'one upstream session');
+  assert.equal(await metric(f, 'fulcrum_circuit_breaker_rejects_total', 'pool="p2",breaker="connections"'), 3);
+  const used = ok[0].body === 'm0' ? m0 : m1;
+  assert.equal(await metric(f, 'fulcrum_upstream_connections', `pool="p2",endpoint="127.0.0.1:${used.port}",state="idle"`), 1, 'the idle session is counted');
+});
+
+test('maxPending for streams: streams waiting for an upstream connection or session are capped', { timeout: 90_000 }, async () => {
+  const bh = await blackhole();
+  open.push(bh);
+  const common = { circuitBreakers: { maxPending: 1 }, timeouts: { connect: '1500ms' }, retries: { attempts: 1 } };
+  const f = await startFulcrum(simpleConfig([bh.port], {
+    pool: common,
+    listener: {
+      routes: [
+        { name: 'two', match: { path: { prefix: '/two' } }, pool: 'p2' },
+        { name: 'all', pool: 'p' },
+      ],
+    },
+    extraPools: [{ name: 'p2', upstreamProtocol: 'http2', servers: [{ address: `127.0.0.1:${bh.port}` }], ...common }],
+  }), SLOW_START);
+  open.push(f);
+  const s = await h2session(f.port('web'));
+  for (const [path, pool] of [['/one', 'p'], ['/two', 'p2']]) {
+    const first = h2req(s, { ':path': path });
+    await sleep(300); // the first is now pending on a hanging connect
+    const second = await h2req(s, { ':path': path + '/b' });
+    assert.equal(Number(second.headers[':status']), 503, pool);
+    assert.equal(second.headers['x-fulcrum-error'], 'FULCRUM_E_CIRCUIT_OPEN');
+    const r = await first;
+    assert.equal(Number(r.headers[':status']), 504, `${pool}: the pending one times out connecting`);
+    assert.equal(await metric(f, 'fulcrum_circuit_breaker_rejects_total', `pool="${pool}",breaker="pending"`), 1);
+    // Released: the next one is pending again, not refused.
+    const third = await h2req(s, { ':path': path + '/c' });
+    assert.equal(Number(third.headers[':status']), 504, `${pool}: pending released after the timeout`);
+  }
 });

@@ -436,7 +436,7 @@ export class ClientConn implements UpstreamOwner {
     const idle = this.upgrade === null ? takeIdle(ep) : null; // an upgrade gets a fresh connection
     if (idle === null) {
       const cb = pool.config.circuitBreakers;
-      const breaker = pool.pending >= cb.maxPending ? 'pending' : openConnections(pool) >= cb.maxConnections ? 'connections' : '';
+      const breaker = pool.pending >= cb.maxPending ? 'pending' : pool.openConnections() >= cb.maxConnections ? 'connections' : '';
       if (breaker !== '') {
         pool.health.breakerRejected(breaker);
         this.upstreamFailed(503, 'FULCRUM_E_CIRCUIT_OPEN');
@@ -1170,13 +1170,6 @@ function fieldLines(names: readonly string[], values: readonly string[]): string
   let s = '';
   for (let i = 0; i < names.length; i++) s += names[i] + ': ' + values[i] + '\r\n';
   return s;
-}
-
-/** Open upstream connections of a pool (idle included), for `circuitBreakers.maxConnections`. */
-function openConnections(pool: PoolRuntime): number {
-  let n = 0;
-  for (const e of pool.endpoints) n += e.open;
-  return n;
 }
 
 /** `connect refused`, `connect unreachable`, … from a socket error. */

@@ -21,8 +21,8 @@ import { requestPhase, responsePhase } from '../middlewares/phases.ts';
 import type { Answer, HookedRoute } from '../middlewares/index.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
 import { IDEMPOTENT, RetryState } from './retry.ts';
-import { H1Attempt } from './upstream-h1.ts';
-import { H2Attempt } from './upstream-h2.ts';
+import { H1Attempt, h1Idle } from './upstream-h1.ts';
+import { H2Attempt, h2SessionState } from './upstream-h2.ts';
 import type { H2Conn } from './conn.ts';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
@@ -42,6 +42,8 @@ export class H2Exchange implements AttemptOwner {
   /** The request went to the current attempt's endpoint (it may have acted on it). */
   private sent = false;
   private holdsActive = false;
+  /** The current attempt waits for an upstream connection or session: counted in pool.pending. */
+  private holdsPending = false;
   private status = 0;
   private readonly startedAt = performance.now();
   private attemptAt = 0;
@@ -165,13 +167,28 @@ export class H2Exchange implements AttemptOwner {
   private startAttempt(ep: Endpoint): void {
     const pool = this.pool as PoolRuntime;
     const conn = this.conn;
+    const h2 = pool.config.upstreamProtocol === 'http2';
+    // Circuit breakers (as on HTTP/1.1): checked when the stream cannot go at once on a connected
+    // session or an idle agent socket. `maxPending`: streams waiting for a connection or session;
+    // `maxConnections`: when a new one would be opened.
+    const state = h2 ? h2SessionState(ep) : h1Idle(ep) ? 2 : 0;
+    if (state !== 2) {
+      const cb = pool.config.circuitBreakers;
+      const breaker = pool.pending >= cb.maxPending ? 'pending' : state === 0 && pool.openConnections() >= cb.maxConnections ? 'connections' : '';
+      if (breaker !== '') {
+        pool.health.breakerRejected(breaker);
+        this.answer(503, 'FULCRUM_E_CIRCUIT_OPEN');
+        return;
+      }
+      pool.pending++;
+      this.holdsPending = true;
+    }
     this.rs.attempt++;
     this.endpoint = ep;
     this.connected = false;
     this.attemptAt = performance.now();
     this.sent = false;
     pool.load.start(ep.index);
-    const h2 = pool.config.upstreamProtocol === 'http2';
     const x = this.x;
     let headers: OutgoingHttpHeaders;
     if (x === null) headers = upstreamHeaders(this.view, conn.forward, h2, ep.address);
@@ -225,6 +242,7 @@ export class H2Exchange implements AttemptOwner {
   // ---------------------------------------------------------------- upstream events
 
   onUpConnected(): void {
+    this.releasePending();
     this.connected = true;
     this.sent = true;
     if (this.reqDone) this.armResponseTimer();
@@ -422,7 +440,15 @@ export class H2Exchange implements AttemptOwner {
     return true;
   }
 
+  private releasePending(): void {
+    if (this.holdsPending) {
+      this.holdsPending = false;
+      (this.pool as PoolRuntime).pending--;
+    }
+  }
+
   private endAttempt(failed: boolean): void {
+    this.releasePending();
     const ep = this.endpoint;
     if (ep === null) return;
     this.endpoint = null;
