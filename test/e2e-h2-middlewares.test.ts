@@ -276,6 +276,39 @@ test('sticky insert over h2c: cookie set, pin honoured, cookie stripped from spl
   });
 });
 
+test('sticky insert over h2c: a pinned backend that is down is re-balanced and re-pinned with a new cookie', { timeout: 90_000 }, async () => {
+  const seen: Seen[] = [];
+  const bs = [await httpBackend('d0', seen), await httpBackend('d1', seen), await httpBackend('d2', seen)];
+  const f = await startFulcrum(simpleConfig(bs.map((b) => b.port), {
+    pool: {
+      sticky: { cookie: 'SRV' },
+      healthCheck: { type: 'tcp', interval: '200ms', timeout: '500ms', fall: 1, rise: 1, initial: 'healthy' },
+    },
+  }), { ...SLOW_START, env: { FULCRUM_LOG_LEVEL: 'info' } });
+  open.push(f);
+  const s = await h2session(f.port('web'));
+  const first = await h2req(s, { ':path': '/' });
+  const v1 = (COOKIE_RE.exec((first.headers['set-cookie'] ?? [''])[0]) ?? [])[1];
+  assert.ok(v1 !== undefined);
+  const idx = Number(first.body.slice(1));
+  const down = bs[idx];
+  await down.close();
+  await f.waitFor(() => f.logs().some((l) => {
+    const e = l as unknown as { event?: string; to?: string; server?: string };
+    return e.event === 'health' && e.to === 'down' && e.server === down.address;
+  }), 10_000, `down event for ${down.address}`);
+  const moved = await h2req(s, { ':path': '/', cookie: ['a=1', `SRV=${v1}`] });
+  assert.equal(Number(moved.headers[':status']), 200);
+  assert.notEqual(moved.body, first.body, 'the down backend is not used');
+  const v2 = (COOKIE_RE.exec((moved.headers['set-cookie'] ?? [''])[0]) ?? [])[1];
+  assert.ok(v2 !== undefined && v2 !== v1, `re-pinned with a new cookie: ${JSON.stringify(moved.headers['set-cookie'])}`);
+  for (let i = 0; i < 5; i++) {
+    const r = await h2req(s, { ':path': `/n${i}`, cookie: `SRV=${v2}` });
+    assert.equal(r.body, moved.body, 'the new pin holds');
+    assert.equal(r.headers['set-cookie'], undefined);
+  }
+});
+
 test('sticky insert over h2c with an HTTP/2 upstream: split cookie fields stripped, pin honoured', { timeout: 90_000 }, async () => {
   const seen: Seen[] = [];
   const bs = [await h2Backend('c0', seen), await h2Backend('c1', seen)];
