@@ -73,6 +73,7 @@ const idleSockets = new WeakSet<Socket>();
 
 /** A new agent socket: counted open until it closes. */
 function countSocket(s: Socket, ep: Endpoint): void {
+  ep = ep.latest(); // a stream that began before a reload may open a socket after it
   socketEndpoint.set(s, ep);
   ep.open++;
   s.once('close', onSocketClose);

@@ -40,7 +40,7 @@ class UpSession {
 
   constructor(ep: Endpoint) {
     this.ep = ep;
-    ep.open++;
+    ep.latest().open++; // a stream that began before a reload may open a session after it
     const cfg = ep.pool.config;
     this.session = h2connect('http://' + ep.address, {
       createConnection: () => (this.socket = netConnect({ host: ep.host, port: ep.port, noDelay: true })),
