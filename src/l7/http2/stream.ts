@@ -15,14 +15,15 @@ import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
-import { errorBody, errorHeaders, fieldLists, H2RequestView, requestFields, responseFields, upstreamHeaders } from './headers.ts';
-import { Exchange } from '../middlewares/exchange.ts';
-import { requestPhase, responsePhase } from '../middlewares/phases.ts';
+import { errorBody, errorHeaders, H2RequestView, requestFields, upstreamHeaders } from './headers.ts';
+import type { Exchange } from '../middlewares/exchange.ts';
+import { requestPhase } from '../middlewares/phases.ts';
+import { connectionGate, GATE_OPEN, GATE_WAIT, hookedResponse, streamExchange } from './stream-hooks.ts';
 import type { Answer, HookedRoute } from '../middlewares/index.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
 import { IDEMPOTENT, RetryState } from './retry.ts';
-import { H1Attempt, h1Idle } from './upstream-h1.ts';
-import { H2Attempt, h2SessionState } from './upstream-h2.ts';
+import { H1Attempt } from './upstream-h1.ts';
+import { H2Attempt } from './upstream-h2.ts';
 import type { H2Conn } from './conn.ts';
 
 const { NGHTTP2_INTERNAL_ERROR, NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
@@ -146,20 +147,9 @@ export class H2Exchange implements AttemptOwner {
     this.startAttempt(ep);
   }
 
-  /** The stream's Exchange (middlewares, affinity): fields field by field as received, target `:path`. */
+  /** The stream's Exchange (middlewares, affinity), kept for the response phase. */
   private exchange(route: CompiledRoute): Exchange {
-    const names: string[] = [];
-    const values: string[] = [];
-    const raw = this.raw;
-    if (raw !== undefined) {
-      for (let i = 0; i + 1 < raw.length; i += 2) {
-        if (raw[i].charCodeAt(0) === 58) continue; // pseudo-header fields are not fields
-        names.push(raw[i]);
-        values.push(raw[i + 1]);
-      }
-    } else fieldLists(this.view.headers, names, values);
-    const x = new Exchange(this.view);
-    x.reset(this.view.uri, names, values, this.conn.clientIp, route.name);
+    const x = streamExchange(this.view, this.raw, this.conn.clientIp, route.name);
     this.x = x;
     return x;
   }
@@ -168,18 +158,12 @@ export class H2Exchange implements AttemptOwner {
     const pool = this.pool as PoolRuntime;
     const conn = this.conn;
     const h2 = pool.config.upstreamProtocol === 'http2';
-    // Circuit breakers (as on HTTP/1.1): checked when the stream cannot go at once on a connected
-    // session or an idle agent socket. `maxPending`: streams waiting for a connection or session;
-    // `maxConnections`: when a new one would be opened.
-    const state = h2 ? h2SessionState(ep) : h1Idle(ep) ? 2 : 0;
-    if (state !== 2) {
-      const cb = pool.config.circuitBreakers;
-      const breaker = pool.pending >= cb.maxPending ? 'pending' : state === 0 && pool.openConnections() >= cb.maxConnections ? 'connections' : '';
-      if (breaker !== '') {
-        pool.health.breakerRejected(breaker);
-        this.answer(503, 'FULCRUM_E_CIRCUIT_OPEN');
-        return;
-      }
+    const gate = connectionGate(pool, ep); // maxPending / maxConnections, as on HTTP/1.1
+    if (gate === GATE_OPEN) {
+      this.answer(503, 'FULCRUM_E_CIRCUIT_OPEN');
+      return;
+    }
+    if (gate === GATE_WAIT) {
       pool.pending++;
       this.holdsPending = true;
     }
@@ -282,13 +266,9 @@ export class H2Exchange implements AttemptOwner {
 
   /** Response phase of the route's middlewares and the pool's affinity: the headers the client gets. */
   private responseHooks(x: Exchange, status: number, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
-    const names: string[] = [];
-    const values: string[] = [];
-    fieldLists(headers, names, values);
     const ep = this.endpoint;
-    responsePhase(x, names, values, (this.route as HookedRoute).hooks, (this.pool as PoolRuntime).affinity,
-      ep === null ? -1 : ep.index, this.pinned, this.honored, Date.now());
-    return responseFields(status, x.respNames, x.respValues);
+    return hookedResponse(x, status, headers, (this.route as HookedRoute).hooks, this.pool as PoolRuntime,
+      ep === null ? -1 : ep.index, this.pinned, this.honored);
   }
 
   onUpData(chunk: Buffer): void {
