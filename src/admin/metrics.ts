@@ -177,8 +177,9 @@ export class Metrics {
         this.reset();
         for (const pool of self.pools()) {
           for (const ep of pool.endpoints) {
-            this.set({ pool: pool.name, endpoint: ep.address, state: 'idle' }, ep.idle.length);
-            this.set({ pool: pool.name, endpoint: ep.address, state: 'busy' }, ep.open - ep.idle.length);
+            const idle = ep.idle.length + ep.idleShared;
+            this.set({ pool: pool.name, endpoint: ep.address, state: 'idle' }, idle);
+            this.set({ pool: pool.name, endpoint: ep.address, state: 'busy' }, Math.max(0, ep.open - idle));
           }
         }
       },

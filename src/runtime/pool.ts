@@ -25,8 +25,16 @@ export class Endpoint {
   readonly pool: PoolRuntime;
   /** Idle keep-alive connections, most recently used last (LIFO keeps few connections warm). */
   readonly idle: UpstreamConn[] = [];
-  /** Open upstream connections (idle + busy + connecting). */
+  /**
+   * Open upstream connections (idle + busy + connecting): the HTTP/1.1 engine's raw connections,
+   * and for requests that arrived over HTTP/2 the node:http agent sockets and HTTP/2 sessions.
+   */
   open = 0;
+  /**
+   * Of `open`, the idle ones the HTTP/2 engine's upstream clients keep (free agent sockets, HTTP/2
+   * sessions with no stream); counted on the endpoint object that opened them (not moved at a reload).
+   */
+  idleShared = 0;
   /**
    * This endpoint's incarnation in the pool that replaced this one at a reload (same pool name and
    * address), or null. Exchanges that started before the reload finish their bookkeeping (load
@@ -199,6 +207,13 @@ export class PoolRuntime {
     if (this.health.flags[slot] !== 0 || (tried !== null && tried[slot] !== 0)) return null;
     if (this.endpoints[slot].weight === 0) return null;
     return this.endpoints[slot];
+  }
+
+  /** Open upstream connections of the pool (idle included), for `circuitBreakers.maxConnections`. */
+  openConnections(): number {
+    let n = 0;
+    for (const e of this.endpoints) n += e.open;
+    return n;
   }
 
   /** Reports the outcome of an exchange with endpoint `i` (outlier detection). */

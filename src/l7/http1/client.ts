@@ -24,6 +24,7 @@ import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
 import { Exchange } from '../middlewares/exchange.ts';
+import { requestPhase, responsePhase } from '../middlewares/phases.ts';
 import type { HookedRoute } from '../middlewares/index.ts';
 import { Tunnel } from '../websocket/tunnel.ts';
 import { acceptedUpgrade, upgradeToForward, upgradeValue } from '../websocket/upgrade.ts';
@@ -343,16 +344,10 @@ export class ClientConn implements UpstreamOwner {
     }
     const hooks = (route as HookedRoute).hooks;
     if (hooks != null) {
-      const x = this.exchange(head, route);
-      const mws = hooks.request;
-      if (mws !== null) {
-        for (let i = 0; i < mws.length; i++) {
-          const answer = mws[i].onRequest!(x, now);
-          if (answer !== null) {
-            this.reject(answer.status, answer.code, buf, bodyStart, end, fieldLines(answer.names, answer.values));
-            return;
-          }
-        }
+      const answer = requestPhase(hooks, this.exchange(head, route), now);
+      if (answer !== null) {
+        this.reject(answer.status, answer.code, buf, bodyStart, end, fieldLines(answer.names, answer.values));
+        return;
       }
     }
     const pool = snap.pools.get(route.pickPool())!;
@@ -432,13 +427,9 @@ export class ClientConn implements UpstreamOwner {
 
   /** Response phase of the route's middlewares and the pool's affinity; the client head gets their fields. */
   private responseHooks(x: Exchange, head: ResponseHead, c: ClientHeadInput): void {
-    x.startResponse(head.names, head.values);
-    const hooks = (this.route as HookedRoute).hooks;
-    const mws = hooks == null ? null : hooks.response;
-    if (mws !== null) for (let i = 0; i < mws.length; i++) mws[i].onResponse!(x);
-    const aff = (this.pool as PoolRuntime).affinity;
     const ep = this.endpoint;
-    if (aff !== null && ep !== null) aff.onResponse(x, ep.index, this.pinned, this.honored, Date.now());
+    responsePhase(x, head.names, head.values, (this.route as HookedRoute).hooks, (this.pool as PoolRuntime).affinity,
+      ep === null ? -1 : ep.index, this.pinned, this.honored, Date.now());
     c.names = x.respNames;
     c.values = x.respValues;
   }
@@ -455,7 +446,7 @@ export class ClientConn implements UpstreamOwner {
     const idle = this.upgrade === null ? takeIdle(ep) : null; // an upgrade gets a fresh connection
     if (idle === null) {
       const cb = pool.config.circuitBreakers;
-      const breaker = pool.pending >= cb.maxPending ? 'pending' : openConnections(pool) >= cb.maxConnections ? 'connections' : '';
+      const breaker = pool.pending >= cb.maxPending ? 'pending' : pool.openConnections() >= cb.maxConnections ? 'connections' : '';
       if (breaker !== '') {
         pool.health.breakerRejected(breaker);
         this.upstreamFailed(503, 'FULCRUM_E_CIRCUIT_OPEN');
@@ -1207,13 +1198,6 @@ function fieldLines(names: readonly string[], values: readonly string[]): string
   let s = '';
   for (let i = 0; i < names.length; i++) s += names[i] + ': ' + values[i] + '\r\n';
   return s;
-}
-
-/** Open upstream connections of a pool (idle included), for `circuitBreakers.maxConnections`. */
-function openConnections(pool: PoolRuntime): number {
-  let n = 0;
-  for (const e of pool.endpoints) n += e.open;
-  return n;
 }
 
 /** `connect refused`, `connect unreachable`, … from a socket error. */

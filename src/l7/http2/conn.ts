@@ -61,7 +61,7 @@ export class H2Conn implements ClientConnection {
     if (this.listener.draining) this.shutdown();
   }
 
-  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
     this.streams++;
     this.deadline = 0;
     if (this.closing && this.listener.draining) {
@@ -70,7 +70,7 @@ export class H2Conn implements ClientConnection {
       stream.on('close', () => this.onStreamClosed(false));
       return;
     }
-    new H2Exchange(this, stream, headers);
+    new H2Exchange(this, stream, headers, rawHeaders);
   };
 
   /** Called once per stream when it closes; `reset`: the client reset it before the response completed. */

@@ -2,7 +2,7 @@
 // and untrusted peers, connection-specific fields dropped, te: trailers kept for HTTP/2 upstreams.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientHeaders, H2RequestView, upstreamHeaders, type ForwardInput } from './headers.ts';
+import { clientHeaders, errorHeaders, fieldLists, H2RequestView, requestFields, responseFields, upstreamHeaders, type ForwardInput } from './headers.ts';
 
 const req = {
   ':method': 'POST', ':path': '/api/x?k=v&z=1', ':scheme': 'http', ':authority': 'Example.COM:8443',
@@ -58,4 +58,35 @@ test('response headers: :status set, connection-specific fields dropped; trailer
   const h = clientHeaders({ ':status': '200', 'content-type': 'text/plain', connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'] }, 200, true, '1.1');
   assert.deepEqual(h, { ':status': 200, 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'], via: '1.1 fulcrum' });
   assert.deepEqual(clientHeaders({ 'grpc-status': '0', 'grpc-message': '' }, 0, true, ''), { 'grpc-status': '0', 'grpc-message': '' });
+});
+
+test('edited request fields: split cookie fields joined with "; ", names lowercased, pseudo fields skipped', () => {
+  const h = requestFields([':path', 'cookie', 'X-Env', 'cookie', 'x-a', 'x-a'], ['/p', 'a=1', 'prod', 'b=2', '1', '2']);
+  assert.deepEqual(h, { cookie: 'a=1; b=2', 'x-env': 'prod', 'x-a': ['1', '2'] });
+  const v = new H2RequestView(req, '10.0.0.9');
+  const out = upstreamHeaders(v, fwd(), true, '10.0.0.1:80', h, '/rewritten?k=v');
+  assert.equal(out[':path'], '/rewritten?k=v');
+  assert.equal(out.cookie, 'a=1; b=2');
+  assert.equal(out['x-user'], undefined, 'only the edited fields are sent');
+});
+
+test('response fields after hooks: lowercased, repeated as lists, connection-specific dropped', () => {
+  const names: string[] = [];
+  const values: string[] = [];
+  fieldLists({ ':status': 200, 'set-cookie': ['a=1', 'b=2'], 'content-length': 3 }, names, values);
+  assert.deepEqual(names, ['set-cookie', 'set-cookie', 'content-length']);
+  assert.deepEqual(values, ['a=1', 'b=2', '3']);
+  names.push('Set-Cookie', 'Connection', 'X-Frame-Options');
+  values.push('SRV=x', 'close', 'DENY');
+  assert.deepEqual(responseFields(200, names, values), {
+    ':status': 200, 'set-cookie': ['a=1', 'b=2', 'SRV=x'], 'content-length': '3', 'x-frame-options': 'DENY',
+  });
+});
+
+test('an answer\'s fields go on the error response, lowercased', () => {
+  const h = errorHeaders(429, 'FULCRUM_E_RATE_LIMITED', 'x', ['Retry-After', 'RateLimit', 'Connection'], ['2', '"d";r=0;t=2', 'close']);
+  assert.equal(h['retry-after'], '2');
+  assert.equal(h.ratelimit, '"d";r=0;t=2');
+  assert.equal(h.connection, undefined);
+  assert.equal(h[':status'], 429);
 });

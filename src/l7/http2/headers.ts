@@ -101,20 +101,23 @@ export interface ForwardInput {
 
 /**
  * The request headers for the endpoint. `h2`: pseudo-header fields for an HTTP/2 upstream, else a
- * Host field for HTTP/1.1. Forwarding fields as on the HTTP/1.1 path.
+ * Host field for HTTP/1.1. Forwarding fields as on the HTTP/1.1 path. `hs` and `path`: the fields
+ * and target to send when middlewares or affinity edited them (requestFields), else as received.
  */
-export function upstreamHeaders(v: H2RequestView, f: ForwardInput, h2: boolean, endpointAddress: string): OutgoingHttpHeaders {
+export function upstreamHeaders(
+  v: H2RequestView, f: ForwardInput, h2: boolean, endpointAddress: string,
+  hs: IncomingHttpHeaders = v.headers, path: string = v.uri,
+): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   const authority = v.authority ?? endpointAddress;
   if (h2) {
     out[':method'] = v.method;
-    out[':path'] = v.uri;
+    out[':path'] = path;
     out[':scheme'] = 'http';
     out[':authority'] = authority;
   } else {
     out.host = authority;
   }
-  const hs = v.headers;
   let xff: string | null = null;
   let xfp: string | null = null;
   let xfh: string | null = null;
@@ -182,8 +185,59 @@ export function clientHeaders(h: Record<string, string | string[] | number | und
   return out;
 }
 
+/**
+ * The request fields of an Exchange (middlewares, affinity) as a header object for upstreamHeaders:
+ * names lowercased (a header rule may add `X-Foo`; HTTP/2 field names are lowercase, RFC 9113
+ * §8.2.1), pseudo-header fields skipped, several `cookie` fields (HTTP/2 may split them, RFC 9113
+ * §8.2.3) joined with "; " into one, other repeated fields kept as a list.
+ */
+export function requestFields(names: readonly string[], values: readonly string[]): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i].toLowerCase();
+    if (n.charCodeAt(0) === 58) continue;
+    const v = values[i];
+    const had = out[n];
+    if (had === undefined) out[n] = v;
+    else if (n === 'cookie') out[n] = had + '; ' + v;
+    else if (Array.isArray(had)) had.push(v);
+    else out[n] = [had, v];
+  }
+  return out;
+}
+
+/** The non-pseudo fields of a header object as two lists (field per value, for an Exchange). */
+export function fieldLists(h: OutgoingHttpHeaders | IncomingHttpHeaders, names: string[], values: string[]): void {
+  for (const name in h) {
+    if (name.charCodeAt(0) === 58) continue;
+    const v = h[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const e of v) { names.push(name); values.push(String(e)); }
+    else { names.push(name); values.push(String(v)); }
+  }
+}
+
+/**
+ * Response fields for the HTTP/2 client from two lists (after response middlewares and affinity):
+ * `:status`, names lowercased, repeated fields as a list, connection-specific fields dropped
+ * (RFC 9113 §8.2.2) whoever added them.
+ */
+export function responseFields(status: number, names: readonly string[], values: readonly string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status };
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i].toLowerCase();
+    if (n.charCodeAt(0) === 58 || HOP.has(n)) continue;
+    const v = values[i];
+    const had = out[n];
+    if (had === undefined) out[n] = v;
+    else if (Array.isArray(had)) had.push(v);
+    else out[n] = [String(had), v];
+  }
+  return out;
+}
+
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large',
+  400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 414: 'URI Too Long', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large',
   501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
@@ -193,6 +247,14 @@ export function errorBody(status: number, code: string): string {
 }
 
 /** Its response headers: the stable code in `x-fulcrum-error`. */
-export function errorHeaders(status: number, code: string, body: string): OutgoingHttpHeaders {
-  return { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-fulcrum-error': code };
+export function errorHeaders(status: number, code: string, body: string, names?: readonly string[], values?: readonly string[]): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length, 'x-fulcrum-error': code };
+  // Fields of a middleware's answer (429: Retry-After, RateLimit-Policy, RateLimit), lowercased.
+  if (names !== undefined && values !== undefined) {
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i].toLowerCase();
+      if (!HOP.has(n) && n.charCodeAt(0) !== 58) out[n] = values[i];
+    }
+  }
+  return out;
 }

@@ -6,13 +6,20 @@
  *
  * Streaming both ways with flow control; trailers passed on (gRPC `grpc-status`); a reset of
  * either side is passed to the other (RST_STREAM CANCEL upstream when the client resets).
+ *
+ * The route's middlewares and the pool's session affinity run as on HTTP/1.1 (middlewares/phases.ts):
+ * an `Exchange` is made only when the route has hooks or the pool `sticky` — the plain path makes none.
  */
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
 import { backoffDelay } from '../../health/retry-budget.ts';
-import { errorBody, errorHeaders, H2RequestView, upstreamHeaders } from './headers.ts';
+import { errorBody, errorHeaders, H2RequestView, requestFields, upstreamHeaders } from './headers.ts';
+import type { Exchange } from '../middlewares/exchange.ts';
+import { requestPhase } from '../middlewares/phases.ts';
+import { connectionGate, GATE_OPEN, GATE_WAIT, hookedResponse, streamExchange } from './stream-hooks.ts';
+import type { Answer, HookedRoute } from '../middlewares/index.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
 import { IDEMPOTENT, RetryState } from './retry.ts';
 import { H1Attempt } from './upstream-h1.ts';
@@ -36,6 +43,8 @@ export class H2Exchange implements AttemptOwner {
   /** The request went to the current attempt's endpoint (it may have acted on it). */
   private sent = false;
   private holdsActive = false;
+  /** The current attempt waits for an upstream connection or session: counted in pool.pending. */
+  private holdsPending = false;
   private status = 0;
   private readonly startedAt = performance.now();
   private attemptAt = 0;
@@ -47,10 +56,22 @@ export class H2Exchange implements AttemptOwner {
   /** Our side of the stream is done (answered, or complete response written). */
   private finished = false;
   private statsDone = false;
+  /**
+   * Middlewares and affinity: the exchange (null on the plain path: no hooks, no sticky), the
+   * fields to send upstream once edited (made at the first attempt, reused by retries), the slot
+   * the request is pinned to (-1: none) and whether the first pick honoured it.
+   */
+  private x: Exchange | null = null;
+  private upFields: IncomingHttpHeaders | null = null;
+  private pinned = -1;
+  private honored = false;
+  /** The header block as received, field by field (`rawHeaders` of node:http2: name, value, …). */
+  private readonly raw: readonly string[] | undefined;
 
-  constructor(conn: H2Conn, stream: ServerHttp2Stream, headers: IncomingHttpHeaders) {
+  constructor(conn: H2Conn, stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders?: readonly string[]) {
     this.conn = conn;
     this.stream = stream;
+    this.raw = rawHeaders;
     this.view = new H2RequestView(headers, conn.clientIp);
     this.reqDone = stream.endAfterHeaders;
     stream.on('data', this.onBody);
@@ -77,6 +98,15 @@ export class H2Exchange implements AttemptOwner {
       return;
     }
     this.route = route;
+    const now = Date.now();
+    const hooks = (route as HookedRoute).hooks;
+    if (hooks != null) {
+      const answer = requestPhase(hooks, this.exchange(route), now);
+      if (answer !== null) {
+        this.answer(answer.status, answer.code, answer);
+        return;
+      }
+    }
     const pool = snap.pools.get(route.pickPool()) as PoolRuntime;
     this.pool = pool;
     if (pool.key !== null) {
@@ -93,14 +123,20 @@ export class H2Exchange implements AttemptOwner {
       this.answer(503, 'FULCRUM_E_CIRCUIT_OPEN');
       return;
     }
-    const ep = pool.pick(this.key, null);
+    let ep: Endpoint | null = null;
+    const aff = pool.affinity;
+    if (aff !== null) {
+      this.pinned = aff.pin(this.x ?? this.exchange(route), now);
+      if (this.pinned >= 0) ep = pool.pickPinned(this.pinned, null);
+    }
+    this.honored = ep !== null;
+    if (ep === null) ep = pool.pick(this.key, null);
     if (ep === null) {
       this.answer(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM');
       return;
     }
     pool.active++;
     this.holdsActive = true;
-    const now = Date.now();
     pool.health.budget.onRequest(now);
     // The body is kept (up to bufferBody) for retries, and over HTTP/2 upstreams also for the one
     // retry of a stream the server refused unprocessed (REFUSED_STREAM, GOAWAY races).
@@ -111,21 +147,41 @@ export class H2Exchange implements AttemptOwner {
     this.startAttempt(ep);
   }
 
+  /** The stream's Exchange (middlewares, affinity), kept for the response phase. */
+  private exchange(route: CompiledRoute): Exchange {
+    const x = streamExchange(this.view, this.raw, this.conn.clientIp, route.name);
+    this.x = x;
+    return x;
+  }
+
   private startAttempt(ep: Endpoint): void {
     const pool = this.pool as PoolRuntime;
     const conn = this.conn;
+    const h2 = pool.config.upstreamProtocol === 'http2';
+    const gate = connectionGate(pool, ep); // maxPending / maxConnections, as on HTTP/1.1
+    if (gate === GATE_OPEN) {
+      this.answer(503, 'FULCRUM_E_CIRCUIT_OPEN');
+      return;
+    }
+    if (gate === GATE_WAIT) {
+      pool.pending++;
+      this.holdsPending = true;
+    }
     this.rs.attempt++;
     this.endpoint = ep;
     this.connected = false;
     this.attemptAt = performance.now();
     this.sent = false;
     pool.load.start(ep.index);
-    const h2 = pool.config.upstreamProtocol === 'http2';
-    const headers = upstreamHeaders(this.view, conn.forward, h2, ep.address);
+    const x = this.x;
+    let headers: OutgoingHttpHeaders;
+    if (x === null) headers = upstreamHeaders(this.view, conn.forward, h2, ep.address);
+    else headers = upstreamHeaders(this.view, conn.forward, h2, ep.address, (this.upFields ??= requestFields(x.names, x.values)), x.target);
     const via = conn.forward.via;
     const bodyless = this.reqDone && this.rs.replayBytes === 0;
     try {
-      this.up = h2 ? new H2Attempt(ep, headers, bodyless, this, via) : new H1Attempt(ep, this.view.method, this.view.uri, headers, this, via);
+      this.up = h2 ? new H2Attempt(ep, headers, bodyless, this, via)
+        : new H1Attempt(ep, this.view.method, x === null ? this.view.uri : x.target, headers, this, via);
     } catch {
       this.up = null;
       this.endAttempt(false);
@@ -170,6 +226,7 @@ export class H2Exchange implements AttemptOwner {
   // ---------------------------------------------------------------- upstream events
 
   onUpConnected(): void {
+    this.releasePending();
     this.connected = true;
     this.sent = true;
     if (this.reqDone) this.armResponseTimer();
@@ -189,6 +246,8 @@ export class H2Exchange implements AttemptOwner {
       this.recordOutcome(status >= 502 && status <= 504 ? 'gateway' : 'error', String(status));
       if (this.retryLater(status)) return;
     } else this.recordOutcome('success', '');
+    const x = this.x;
+    if (x !== null) headers = this.responseHooks(x, status, headers);
     this.status = status;
     this.headerAt = performance.now();
     const s = this.stream;
@@ -203,6 +262,13 @@ export class H2Exchange implements AttemptOwner {
       return;
     }
     if (endStream) this.complete();
+  }
+
+  /** Response phase of the route's middlewares and the pool's affinity: the headers the client gets. */
+  private responseHooks(x: Exchange, status: number, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+    const ep = this.endpoint;
+    return hookedResponse(x, status, headers, (this.route as HookedRoute).hooks, this.pool as PoolRuntime,
+      ep === null ? -1 : ep.index, this.pinned, this.honored);
   }
 
   onUpData(chunk: Buffer): void {
@@ -354,7 +420,15 @@ export class H2Exchange implements AttemptOwner {
     return true;
   }
 
+  private releasePending(): void {
+    if (this.holdsPending) {
+      this.holdsPending = false;
+      (this.pool as PoolRuntime).pending--;
+    }
+  }
+
   private endAttempt(failed: boolean): void {
+    this.releasePending();
     const ep = this.endpoint;
     if (ep === null) return;
     this.endpoint = null;
@@ -392,8 +466,11 @@ export class H2Exchange implements AttemptOwner {
     this.conn.listener.record(this.route, this.pool, ep, status, performance.now() - this.startedAt);
   }
 
-  /** Answers the stream with a Fulcrum error (plain text naming the stable code). */
-  private answer(status: number, code: ErrorCode): void {
+  /**
+   * Answers the stream with a Fulcrum error (plain text naming the stable code); `extra`: a
+   * middleware's answer, whose fields (429: Retry-After, RateLimit-Policy, RateLimit) are sent too.
+   */
+  private answer(status: number, code: ErrorCode, extra?: Answer): void {
     this.clearTimer();
     const s = ERROR_CODES[code].status || status;
     this.status = s;
@@ -406,7 +483,8 @@ export class H2Exchange implements AttemptOwner {
       return;
     }
     const body = errorBody(s, code);
-    stream.respond(errorHeaders(s, code, body), { endStream: this.view.method === 'HEAD' });
+    const h = extra === undefined ? errorHeaders(s, code, body) : errorHeaders(s, code, body, extra.names, extra.values);
+    stream.respond(h, { endStream: this.view.method === 'HEAD' });
     if (this.view.method !== 'HEAD') stream.end(body);
     if (!this.reqDone) stream.resume(); // read and drop the rest of the body
   }

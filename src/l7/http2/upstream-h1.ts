@@ -4,14 +4,39 @@
  * `keepAlive.idleTimeout`). The hand-written HTTP/1.1 path (http1/upstream.ts) stays the one for
  * HTTP/1.1 clients; this side needs stream objects anyway (node:http2 streams), so a well-kept
  * client is used here (DESIGN.md rule 8).
+ *
+ * The agents' sockets count in their endpoint's `open` (circuit breaker `maxConnections`, gauge
+ * `fulcrum_upstream_connections`) from the socket's creation to its close, and in `idleShared`
+ * while they wait in the agent's free list.
  */
-import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent, request, type AgentOptions, type ClientRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { OutgoingHttpHeaders } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Endpoint } from '../../runtime/pool.ts';
 import type { PoolConfig } from '../../config/schema.ts';
 import { connectDetail, type Attempt, type AttemptOwner } from './attempt.ts';
 import { clientHeaders } from './headers.ts';
+
+/**
+ * An endpoint's agent: its sockets count in the endpoint's `open` from their creation (synchronous
+ * in createConnection, so streams arriving in one read see the sockets opened before them).
+ */
+class CountingAgent extends Agent {
+  private readonly ep: Endpoint;
+
+  constructor(options: AgentOptions, ep: Endpoint) {
+    super(options);
+    this.ep = ep;
+    this.on('free', onFree); // after the agent's own listener: the socket is in the free list, or destroyed
+  }
+
+  override createConnection(options: ClientRequestArgs, cb?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const s = super.createConnection(options, cb);
+    if (s != null) countSocket(s as Socket, this.ep);
+    return s;
+  }
+}
 
 /** Agents by pool config (a reload makes new ones) and endpoint address. */
 const agents = new WeakMap<PoolConfig, Map<string, Agent>>();
@@ -26,10 +51,56 @@ function agentFor(ep: Endpoint): Agent {
   let a = byAddr.get(ep.address);
   if (a === undefined) {
     const ka = cfg.keepAlive;
-    a = new Agent({ keepAlive: ka.maxIdle > 0, maxFreeSockets: Math.max(1, ka.maxIdle), timeout: ka.idleTimeout, scheduling: 'lifo' });
+    a = new CountingAgent({ keepAlive: ka.maxIdle > 0, maxFreeSockets: Math.max(1, ka.maxIdle), timeout: ka.idleTimeout, scheduling: 'lifo' }, ep);
     byAddr.set(ep.address, a);
   }
   return a;
+}
+
+/** Whether the endpoint's agent has an idle socket for the next request (no new connection needed). */
+export function h1Idle(ep: Endpoint): boolean {
+  const byAddr = agents.get(ep.pool.config);
+  const a = byAddr === undefined ? undefined : byAddr.get(ep.address);
+  if (a === undefined) return false;
+  const free = a.freeSockets[a.getName({ host: ep.host, port: ep.port })];
+  return free !== undefined && free.length > 0;
+}
+
+/** The endpoint each agent socket counts in (the endpoint object that opened it). */
+const socketEndpoint = new WeakMap<Socket, Endpoint>();
+/** Agent sockets counted in their endpoint's `idleShared` now. */
+const idleSockets = new WeakSet<Socket>();
+
+/** A new agent socket: counted open until it closes. */
+function countSocket(s: Socket, ep: Endpoint): void {
+  ep = ep.latest(); // a stream that began before a reload may open a socket after it
+  socketEndpoint.set(s, ep);
+  ep.open++;
+  s.once('close', onSocketClose);
+}
+
+function onSocketClose(this: Socket): void {
+  const ep = socketEndpoint.get(this);
+  if (ep === undefined) return;
+  socketEndpoint.delete(this);
+  if (idleSockets.delete(this)) ep.idleShared--;
+  ep.latest().open--; // a reload moved `open` to the newest incarnation (http1/upstream.ts handOver)
+}
+
+function onFree(this: Agent, s: Socket, options: Parameters<Agent['getName']>[0]): void {
+  const ep = socketEndpoint.get(s);
+  if (ep === undefined || s.destroyed || idleSockets.has(s)) return;
+  const free = this.freeSockets[this.getName(options)];
+  if (free === undefined || !free.includes(s)) return; // destroyed, or handed to a waiting request
+  idleSockets.add(s);
+  ep.idleShared++;
+}
+
+/** A socket taken for a request: no longer idle. */
+function taken(s: Socket): void {
+  if (!idleSockets.delete(s)) return;
+  const ep = socketEndpoint.get(s);
+  if (ep !== undefined) ep.idleShared--;
 }
 
 export class H1Attempt implements Attempt {
@@ -40,11 +111,13 @@ export class H1Attempt implements Attempt {
   private done = false;
   private readonly via: boolean;
   private readonly bodyless: boolean;
+  private readonly ep: Endpoint;
 
   /** Throws when Node refuses the request line or a header (the caller answers 400). */
   constructor(ep: Endpoint, method: string, path: string, headers: OutgoingHttpHeaders, owner: AttemptOwner, via: boolean) {
     this.owner = owner;
     this.via = via;
+    this.ep = ep;
     this.bodyless = method === 'HEAD';
     this.req = request({
       host: ep.host, port: ep.port, method, path, headers: headers as Record<string, string>,
@@ -57,6 +130,8 @@ export class H1Attempt implements Attempt {
   }
 
   private readonly onSocket = (s: Socket): void => {
+    if (!socketEndpoint.has(s)) countSocket(s, this.ep);
+    else taken(s);
     if (s.connecting) s.once('connect', this.onConnect);
     else queueMicrotask(this.onConnect);
   };

@@ -5,6 +5,10 @@
  * GOAWAY's last stream id fail with REFUSED_STREAM and may be retried. A session that does not
  * connect within the pool's `timeouts.connect` is destroyed; an idle one (no stream for
  * `keepAlive.idleTimeout`) is closed.
+ *
+ * A session counts in its endpoint's `open` (circuit breaker `maxConnections`, gauge
+ * `fulcrum_upstream_connections`) from its creation to its close, and in `idleShared` while it has
+ * no stream.
  */
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -30,9 +34,13 @@ class UpSession {
   private socket: Socket | null = null;
   private connectTimer: NodeJS.Timeout | null;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** Counted in `ep.open` (until closed) and in `ep.idleShared` (while it has no stream). */
+  private counted = true;
+  private idle = false;
 
   constructor(ep: Endpoint) {
     this.ep = ep;
+    ep.latest().open++; // a stream that began before a reload may open a session after it
     const cfg = ep.pool.config;
     this.session = h2connect('http://' + ep.address, {
       createConnection: () => (this.socket = netConnect({ host: ep.host, port: ep.port, noDelay: true })),
@@ -78,6 +86,11 @@ class UpSession {
 
   private readonly onClose = (): void => {
     this.forget();
+    this.setIdle(false);
+    if (this.counted) {
+      this.counted = false;
+      this.ep.latest().open--; // a reload moved `open` to the newest incarnation (http1/upstream.ts handOver)
+    }
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.connectTimer = null;
@@ -92,6 +105,12 @@ class UpSession {
     }
   };
 
+  private setIdle(idle: boolean): void {
+    if (this.idle === idle) return;
+    this.idle = idle;
+    this.ep.idleShared += idle ? 1 : -1;
+  }
+
   /** No new stream goes to this session. */
   forget(): void {
     if (sessions.get(this.ep) === this) sessions.delete(this.ep);
@@ -103,6 +122,7 @@ class UpSession {
 
   streamStarted(a: H2Attempt): void {
     if (this.streams++ === 0) this.session.ref();
+    this.setIdle(false);
     if (this.idleTimer !== null) {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
@@ -114,7 +134,8 @@ class UpSession {
     this.streams--;
     this.waiting.delete(a);
     if (this.streams === 0) this.session.unref(); // an idle session does not keep the process up (shutdown)
-    if (this.streams === 0 && this.usable()) {
+    if (this.streams === 0 && this.usable() && this.counted) {
+      this.setIdle(true);
       this.idleTimer = setTimeout(this.onIdle, this.ep.pool.config.keepAlive.idleTimeout);
       this.idleTimer.unref();
     }
@@ -123,6 +144,13 @@ class UpSession {
 
 /** The current session of each endpoint (the endpoint object of the snapshot the stream read). */
 const sessions = new Map<Endpoint, UpSession>();
+
+/** The endpoint's session state for a new stream: 0 none (a new one is needed), 1 connecting, 2 ready. */
+export function h2SessionState(ep: Endpoint): number {
+  const s = sessions.get(ep);
+  if (s === undefined || !s.usable()) return 0;
+  return s.connected ? 2 : 1;
+}
 
 function sessionFor(ep: Endpoint): UpSession {
   let s = sessions.get(ep);
