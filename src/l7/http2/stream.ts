@@ -248,6 +248,11 @@ export class H2Exchange implements AttemptOwner {
     } else this.recordOutcome('success', '');
     const x = this.x;
     if (x !== null) headers = this.responseHooks(x, status, headers);
+    // HSTS (RFC 6797) of the route, over TLS only, unless the backend set it (docs/tls.md).
+    const sts = (this.route as CompiledRoute).spec.hsts;
+    if (sts !== undefined && this.conn.forward.proto === 'https' && headers['strict-transport-security'] === undefined) {
+      headers['strict-transport-security'] = sts;
+    }
     this.status = status;
     this.headerAt = performance.now();
     const s = this.stream;
