@@ -134,7 +134,7 @@ function buildRows(p) {
   p.endpoints.forEach((e, i) => {
     const weight = h('input', { type: 'number', min: '0', step: '1', value: String(e.weight), 'aria-label': `Weight of ${e.address}` });
     const setW = h('button', { type: 'submit', 'aria-label': `Set weight of ${e.address}` }, 'Set');
-    const form = h('form', { class: 'weight', onsubmit: (ev) => {
+    const form = h('form', { class: 'weight', noValidate: true, onsubmit: (ev) => {
       ev.preventDefault();
       const n = Number(weight.value);
       write(`set weight of ${e.address}`, 'PUT', `/api/v1/pools/${encodeURIComponent(p.name)}/endpoints/${encodeURIComponent(e.address)}/weight`, { weight: weight.value === '' ? null : n });
