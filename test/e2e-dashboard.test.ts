@@ -269,7 +269,7 @@ test('dashboard in chromium: live counts, token once, algorithm switch, hash vie
     await until('drain in the API', 15_000, async () => (await pool(demo)).endpoints.find((e) => e.address === busiest)!.drain);
     await until('draining on the page', 10_000, async () => (await row.locator('td.state').textContent()) === 'draining');
     await until('its observed share at zero (API)', 40_000, async () => (await pool(demo)).endpoints.find((e) => e.address === busiest)!.observedShare === 0);
-    await until('its observed share at zero (page)', 10_000, async () => (await row.locator('.share-text').textContent())!.startsWith('0.0% vs'));
+    await until('its observed share at zero (page)', 10_000, async () => (await row.locator('.share-text').textContent())!.startsWith('0.0% /'));
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-drained.png'), fullPage: true });
     await page.getByRole('button', { name: `Undrain ${busiest}` }).click();
     await until('undrained', 15_000, async () => !(await pool(demo)).endpoints.find((e) => e.address === busiest)!.drain);
@@ -301,10 +301,10 @@ test('dashboard in chromium: live counts, token once, algorithm switch, hash vie
 
     await page.setViewportSize({ width: 1920, height: 1080 });
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-1920x1080.png'), fullPage: true });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as number;
     assert.ok(overflow <= 0, `no horizontal scroll at 1920 (${overflow}px)`);
     await page.setViewportSize({ width: 1366, height: 768 });
-    const overflow1366 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow1366 = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as number;
     assert.ok(overflow1366 <= 0, `no horizontal scroll at 1366 (${overflow1366}px)`);
     await context.close();
   } finally {

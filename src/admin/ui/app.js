@@ -178,7 +178,7 @@ function updateRows(p) {
     const obs = e.observedShare ?? 0;
     c.fill.style.width = `${Math.min(100, obs * 100)}%`;
     c.mark.style.left = `${Math.min(99, e.expectedShare * 100)}%`;
-    c.shareText.textContent = `${pct(e.observedShare)} vs ${pct(e.expectedShare)} (weight ${e.weight}${e.effectiveWeight !== e.weight ? `, now ${e.effectiveWeight}` : ''})`;
+    c.shareText.textContent = `${pct(e.observedShare)} / ${pct(e.expectedShare)}${e.effectiveWeight !== e.weight ? ` (weight now ${e.effectiveWeight})` : ''}`;
     if (document.activeElement !== c.weight) c.weight.value = String(e.weight);
     c.drain.dataset.drain = String(e.drain);
     c.drain.textContent = e.drain ? 'Undrain' : 'Drain';
@@ -357,7 +357,16 @@ async function readStream() {
 
 // ---- demo traffic ------------------------------------------------------------------------------
 
+let trafficFormSynced = false;
+
 function renderTraffic(s) {
+  // After a reload, show the settings of the generator that runs (once; the user's edits win after).
+  if (!trafficFormSynced && s.running && s.settings !== null) {
+    trafficFormSynced = true;
+    $('traffic-rate').value = String(s.settings.rate);
+    $('traffic-clients').value = String(s.settings.clients);
+    $('traffic-duration').value = String(s.settings.durationS);
+  }
   const by = s.clients.map((c) => h('tr', {}, h('td', { class: 'addr' }, c.source), h('td', { class: 'num' }, count(c.sent)), h('td', { class: 'num' }, count(c.errors)),
     h('td', {}, Object.entries(c.backends).map(([b, n]) => `${b} ${count(n)}`).join(', '))));
   $('traffic-clients-table').tBodies[0].replaceChildren(...by);
@@ -368,6 +377,7 @@ function renderTraffic(s) {
 
 if (features.includes('demo-traffic')) {
   $('traffic').hidden = false;
+  for (const id of ['traffic-rate', 'traffic-clients', 'traffic-duration']) $(id).addEventListener('input', () => { trafficFormSynced = true; });
   $('traffic-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = { rate: Number($('traffic-rate').value), clients: Number($('traffic-clients').value), durationS: Number($('traffic-duration').value) };
