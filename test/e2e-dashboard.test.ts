@@ -16,6 +16,8 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { simpleConfig, startFulcrum } from './helpers/fulcrum.ts';
+import { startHttpBackend } from './helpers/backends.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -78,7 +80,7 @@ async function startDemo(): Promise<Demo> {
   for (let i = 0; i < 3; i++) yaml = yaml.replaceAll(`127.0.0.1:910${i + 1}`, `127.0.0.1:${ports[i]}`);
   const file = join(dir, 'demo.yaml');
   writeFileSync(file, yaml);
-  const env: NodeJS.ProcessEnv = { ...process.env, FULCRUM_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, FULCRUM_LOG_LEVEL: 'info' };
   delete env.FULCRUM_ADMIN_TOKEN;
   const child = spawn(process.execPath, ['src/cli/main.ts', 'demo', '--demo', file, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--slow-ms', '20', '--fail-rate', '0'], {
     cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'],
@@ -311,4 +313,59 @@ test('dashboard in chromium: live counts, token once, algorithm switch, hash vie
     await browser.close();
   }
   assert.deepEqual(problems, [], 'no console or page error');
+});
+
+test('dashboard in chromium with protectReads: the token unlocks the stream (fetch reader); rendezvous share drawing; no demo panel', { timeout: 120_000, skip: SKIP_BROWSER }, async () => {
+  const { chromium } = await import('playwright-core');
+  const backends = [await startHttpBackend((_req, res) => res.end('a')), await startHttpBackend((_req, res) => res.end('b'))];
+  const token = 'dash-test-token-7f3a9c';
+  const config = simpleConfig(backends.map((b) => b.port), { pool: { algorithm: 'rendezvous', hashKey: 'header:x-user' } }) as { admin: Record<string, unknown> };
+  config.admin = { listen: '127.0.0.1:0', auth: { tokenEnv: 'FULCRUM_DASH_TEST_TOKEN', protectReads: true } };
+  const fl = await startFulcrum(config, { env: { FULCRUM_DASH_TEST_TOKEN: token } });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox'] });
+  const problems: string[] = [];
+  try {
+    const admin = `http://127.0.0.1:${fl.adminPort}`;
+    assert.equal((await fetch(`${admin}/api/v1/pools`)).status, 401, 'reads are protected');
+    assert.equal((await fetch(`${admin}/`)).status, 200, 'the page is not');
+    assert.equal((await fetch(`${admin}/api/v1/demo/traffic`, { headers: { authorization: `Bearer ${token}` } })).status, 404, 'no generator outside the demo');
+    for (let i = 0; i < 20; i++) await (await fetch(`${fl.url('web')}/x`, { headers: { 'x-user': `u${i}` } })).text();
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    let statusRefusals = 0;
+    page.on('console', (m) => {
+      if (m.type() !== 'error') return;
+      // The page's first read (GET /api/v1/status) is refused with 401 until the token is entered: expected once.
+      if (/status of 401/.test(m.text()) && m.location().url.endsWith('/api/v1/status') && statusRefusals++ === 0) return;
+      problems.push(`console: ${m.text()} (${m.location().url})`);
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`${admin}/`);
+    await until('the protected-reads message', 10_000, async () => /Reads are protected/.test((await page.locator('#error').textContent()) ?? ''));
+    assert.equal(await page.locator('#backends tbody tr').count(), 0, 'nothing shown without the token');
+    assert.equal(await page.locator('#traffic').isVisible(), false);
+    await page.getByLabel('Admin token').fill(token);
+    await page.getByRole('button', { name: 'Use token' }).click();
+    await until('rows through the fetch() stream', 15_000, async () => (await page.locator('#backends tbody tr').count()) === 2);
+    await until('live', 10_000, async () => (await page.locator('#conn').textContent()) === 'live');
+    await until('20 requests on the page', 10_000, async () => (await page.locator('#total-requests').textContent()) === '20');
+    assert.equal(await page.locator('#algo-now').textContent(), 'rendezvous');
+    await until('rendezvous share arcs', 10_000, async () => (await page.locator('#ring path.segment').count()) === 2);
+    assert.match((await page.locator('#ring-desc').textContent())!, /no ring positions/);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-protect-reads.png'), fullPage: true });
+    await page.close();
+  } finally {
+    await browser.close();
+    await fl.stop();
+    for (const b of backends) await b.close();
+  }
+  assert.deepEqual(problems, [], 'no console or page error');
+});
+
+test('demo token: printed once with the dashboard URL, never in the logs (after every write above)', { timeout: 10_000 }, async () => {
+  const out = demo.out();
+  assert.equal(out.split(demo.token).length - 1, 1, 'exactly once on stdout');
+  assert.match(out, new RegExp(`Dashboard: http://127\\.0\\.0\\.1:\\d+/\nAdmin token [^\n]*: ${demo.token}\n`));
+  assert.ok(demo.err().length > 0, 'the log is not empty (audit lines at info)');
+  assert.ok(!demo.err().includes(demo.token), 'not in the log');
+  assert.match(demo.err(), /start demo traffic 30\/s from 3 clients for 30s/, 'generator starts are audited');
 });
