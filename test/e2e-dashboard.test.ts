@@ -110,6 +110,7 @@ async function stopDemo(d: Demo): Promise<void> {
     if (code === 'timeout') d.child.kill('SIGKILL');
     assert.equal(code, 0, `demo exit code after SIGINT\n${d.err()}`);
   }
+  for (const p of [d.web, Number(new URL(d.admin).port), ...d.backendPorts]) assert.ok(await refused(p), `port ${p} still open after Ctrl-C`);
   rmSync(d.dir, { recursive: true, force: true });
 }
 
@@ -368,4 +369,7 @@ test('demo token: printed once with the dashboard URL, never in the logs (after 
   assert.ok(demo.err().length > 0, 'the log is not empty (audit lines at info)');
   assert.ok(!demo.err().includes(demo.token), 'not in the log');
   assert.match(demo.err(), /start demo traffic 30\/s from 3 clients for 30s/, 'generator starts are audited');
+  // Leave a generator running: the `after` hook's Ctrl-C must stop it with the demo (exit 0, every port closed).
+  const r = await fetch(`${demo.admin}/api/v1/demo/traffic`, { method: 'POST', headers: { authorization: `Bearer ${demo.token}` }, body: '{"rate": 50, "clients": 2, "durationS": 600}' });
+  assert.equal(((await r.json()) as { running: boolean }).running, true);
 });

@@ -4,7 +4,9 @@
  * Ctrl-C stops everything cleanly. `fulcrum demo --config FILE` runs FILE instead (no demo backends);
  * `--demo FILE` runs the demo with another config (demo backends on its first pool's addresses; tests
  * use it to run the demo on free ports). `--slow-ms N` (150) and `--fail-rate R` (0.2) tune the backends;
- * `--listen HOST:PORT` and `--admin HOST:PORT` move the balancer's first listener and the admin API.
+ * `--listen HOST:PORT` and `--admin HOST:PORT` move the balancer's first listener and the admin API
+ * (with `--listen` the config file is not reloaded on change or SIGHUP: a reload would move the
+ * listener back to the file's address).
  *
  * The demo turns admin writes on: unless the config names its own `admin.auth`, the admin token is
  * FULCRUM_ADMIN_TOKEN when set, else 24 random bytes (base64url) generated at start, and is printed
@@ -92,14 +94,16 @@ export const command: Command = {
     }
     let traffic: TrafficGenerator | null = null;
     const stopTraffic = () => traffic?.stop('shutdown');
-    const code = await serve(config, { file, onStarted: (rt) => {
+    const code = await serve(config, { file: values.listen === undefined ? file : undefined, onStarted: (rt) => {
       const first = config.listeners[0];
       const addr = (b: { host: string; port: number } | undefined | null, dflt: string) => (b ? `${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}` : dflt);
       const l = addr(rt.bound.get(first.name), first.listen);
       if (rt.admin !== null) {
         traffic = new TrafficGenerator(() => {
           const b = rt.bound.get(first.name);
-          return b === undefined || rt.listeners.some((x) => x.draining) ? null : { host: b.host, port: b.port };
+          if (b === undefined || rt.listeners.some((x) => x.draining)) return null;
+          // A wildcard bind is reached on loopback (the generator's sources are 127.0.0.x).
+          return { host: b.host === '0.0.0.0' || b.host === '::' || b.host === '[::]' ? '127.0.0.1' : b.host, port: b.port };
         });
         installTrafficRoutes(rt.admin, traffic);
         process.once('SIGINT', stopTraffic);
