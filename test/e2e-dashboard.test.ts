@@ -145,7 +145,7 @@ test('dashboard assets: content types, strict CSP, ETag revalidation, no data wi
   const again = await fetch(`${demo.admin}/`, { headers: { 'if-none-match': etag } });
   assert.equal(again.status, 304);
   for (const [path, type] of [['/ui/app.js', 'text/javascript; charset=utf-8'], ['/ui/format.js', 'text/javascript; charset=utf-8'],
-    ['/ui/hashview.js', 'text/javascript; charset=utf-8'], ['/ui/app.css', 'text/css; charset=utf-8'], ['/ui/favicon.svg', 'image/svg+xml']]) {
+    ['/ui/hashview.js', 'text/javascript; charset=utf-8'], ['/ui/traffic.js', 'text/javascript; charset=utf-8'], ['/ui/app.css', 'text/css; charset=utf-8'], ['/ui/favicon.svg', 'image/svg+xml']]) {
     const r = await fetch(`${demo.admin}${path}`);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get('content-type'), type, path);

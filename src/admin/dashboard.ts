@@ -31,6 +31,7 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   '/ui/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/ui/format.js': { file: 'format.js', type: 'text/javascript; charset=utf-8' },
   '/ui/hashview.js': { file: 'hashview.js', type: 'text/javascript; charset=utf-8' },
+  '/ui/traffic.js': { file: 'traffic.js', type: 'text/javascript; charset=utf-8' },
   '/ui/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 

@@ -5,6 +5,7 @@
 // fetch() and a reader (an EventSource cannot send an Authorization header).
 import { ALGORITHMS, HASHING, SSEParser, apiError, clock, color, count, eventLine, ms, pct, rate, stateOf } from './format.js';
 import { drawRing, drawShares, drawTable } from './hashview.js';
+import { initTraffic } from './traffic.js';
 
 const TOKEN_KEY = 'fulcrum-admin-token';
 const $ = (id) => document.getElementById(id);
@@ -355,44 +356,9 @@ async function readStream() {
   setTimeout(readStream, 2000);
 }
 
-// ---- demo traffic ------------------------------------------------------------------------------
+// ---- demo traffic (only when the server announces it) -----------------------------------------
 
-let trafficFormSynced = false;
-
-function renderTraffic(s) {
-  // After a reload, show the settings of the generator that runs (once; the user's edits win after).
-  if (!trafficFormSynced && s.running && s.settings !== null) {
-    trafficFormSynced = true;
-    $('traffic-rate').value = String(s.settings.rate);
-    $('traffic-clients').value = String(s.settings.clients);
-    $('traffic-duration').value = String(s.settings.durationS);
-  }
-  const by = s.clients.map((c) => h('tr', {}, h('td', { class: 'addr' }, c.source), h('td', { class: 'num' }, count(c.sent)), h('td', { class: 'num' }, count(c.errors)),
-    h('td', {}, Object.entries(c.backends).map(([b, n]) => `${b} ${count(n)}`).join(', '))));
-  $('traffic-clients-table').tBodies[0].replaceChildren(...by);
-  $('traffic-state').textContent = s.running
-    ? `running: ${s.settings.rate}/s from ${s.settings.clients} clients until ${clock(s.endsAt)} — sent ${count(s.sent)}, in flight ${count(s.inFlight)}`
-    : s.settings === null ? 'idle' : `stopped (${s.stoppedReason ?? 'stopped'}) — sent ${count(s.sent)}`;
-}
-
-if (features.includes('demo-traffic')) {
-  $('traffic').hidden = false;
-  for (const id of ['traffic-rate', 'traffic-clients', 'traffic-duration']) $(id).addEventListener('input', () => { trafficFormSynced = true; });
-  $('traffic-form').addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const body = { rate: Number($('traffic-rate').value), clients: Number($('traffic-clients').value), durationS: Number($('traffic-duration').value) };
-    const r = await write('start demo traffic', 'POST', '/api/v1/demo/traffic', body);
-    if (r) renderTraffic(r.body);
-  });
-  $('traffic-stop').addEventListener('click', async () => {
-    const r = await write('stop demo traffic', 'POST', '/api/v1/demo/traffic/stop');
-    if (r) renderTraffic(r.body);
-  });
-  setInterval(async () => {
-    const r = await api('GET', '/api/v1/demo/traffic').catch(() => null);
-    if (r?.ok) renderTraffic(r.body);
-  }, 1000);
-}
+if (features.includes('demo-traffic')) initTraffic({ api, write, h });
 
 // ---- start -------------------------------------------------------------------------------------
 
