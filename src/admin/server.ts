@@ -22,6 +22,8 @@
  *   DELETE /api/v1/pools/{pool}/endpoints/{address}
  *   PUT  /api/v1/pools/{pool}/algorithm                       {"algorithm": "maglev", "hashKey": "source-ip"}
  *   PUT  /api/v1/config                                       (YAML or JSON body)
+ *   GET  /, /ui/*  the dashboard's static assets (dashboard.ts; open, they carry no data)
+ * Routes added at run time with addRoute (the demo's traffic generator) pass the same gate.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Runtime, BoundAddress } from '../runtime/runtime.ts';
@@ -33,6 +35,7 @@ import { addEndpoint, removeEndpoint, replaceConfig, setAlgorithm, setDrain, set
 import { explain, explainProblems, type ExplainRequest } from './explain.ts';
 import { EventStream } from './stream.ts';
 import { whatIfRemoved } from './whatif.ts';
+import { isDashboardPath, serveDashboard } from './dashboard.ts';
 
 export { poolsView } from './views.ts';
 
@@ -69,7 +72,8 @@ const ROUTES: Record<string, Handler> = {
   'GET /api/v1/config': (rt, _req, res) => json(res, 200, { generation: rt.generation, config: rt.config }),
 };
 
-interface Ctx {
+/** What a route handler gets (also routes added with AdminServer.addRoute). */
+export interface Ctx {
   rt: Runtime;
   req: IncomingMessage;
   res: ServerResponse;
@@ -206,6 +210,11 @@ export class AdminServer {
   private readonly rt: Runtime;
   readonly auth: AdminAuth;
   readonly stream: EventStream;
+  /** Routes added at run time (after PARAM_ROUTES), and the dashboard features they enable. */
+  private readonly extraRoutes: ParamRoute[] = [];
+  readonly features: string[] = [];
+  /** The bound address once listening (port 0 resolved). */
+  boundAddress: BoundAddress | null = null;
 
   /** Throws (naming the variable or file, never the token) when a configured token cannot be loaded. */
   constructor(rt: Runtime, config: Config['admin'] | { listen: string }) {
@@ -233,10 +242,14 @@ export class AdminServer {
     }
     const path = url.pathname;
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    if (method === 'GET' && isDashboardPath(path)) {
+      serveDashboard(req, res, path, this.features);
+      return;
+    }
     const exact = ROUTES[`${method} ${path}`];
     let match: { r: ParamRoute; params: string[] } | null = null;
     if (exact === undefined) {
-      for (const r of PARAM_ROUTES) {
+      for (const r of [...PARAM_ROUTES, ...this.extraRoutes]) {
         if (r.method !== method) continue;
         const m = r.pattern.exec(path);
         if (m === null) continue;
@@ -250,7 +263,7 @@ export class AdminServer {
       }
     }
     if (exact === undefined && match === null) {
-      const known = Object.keys(ROUTES).some((k) => k.endsWith(` ${path}`)) || PARAM_ROUTES.some((r) => r.pattern.test(path));
+      const known = Object.keys(ROUTES).some((k) => k.endsWith(` ${path}`)) || [...PARAM_ROUTES, ...this.extraRoutes].some((r) => r.pattern.test(path));
       // OPTIONS (CORS preflight) lands here too: 405 without any Access-Control-* header.
       json(res, known ? 405 : 404, { error: known ? 'method not allowed' : 'not found', path });
       return;
@@ -280,6 +293,15 @@ export class AdminServer {
     });
   }
 
+  /**
+   * Adds a route (`{}` stands for one path segment) behind the same gate as the built-in ones;
+   * `write` routes need the token. `feature`, when given, is announced to the dashboard page.
+   */
+  addRoute(method: string, path: string, write: boolean, handle: (c: Ctx) => void | Promise<void>, feature?: string): void {
+    this.extraRoutes.push(route(method, path, write, handle));
+    if (feature !== undefined && !this.features.includes(feature)) this.features.push(feature);
+  }
+
   /** One audit line per write or refused authentication: who, from where, what, result (never the token). */
   audit(c: Ctx, action: string, result: string, status: number): void {
     this.rt.log.info({
@@ -295,7 +317,8 @@ export class AdminServer {
         this.server.off('error', reject);
         const addr = this.server.address();
         const bound = typeof addr === 'object' && addr !== null ? addr.port : port;
-        resolve({ name: 'admin', host, port: bound });
+        this.boundAddress = { name: 'admin', host, port: bound };
+        resolve(this.boundAddress);
       });
     });
   }
