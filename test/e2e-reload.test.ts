@@ -177,6 +177,7 @@ describe('e2e hot reload', () => {
     const port = f.port('web');
     const load = startLoad(port, 8, 25_000);
     const t0 = performance.now();
+    let refusals = 0;
     let tookEffectMs = 0;
     try {
       await sleep(300);
@@ -218,12 +219,15 @@ describe('e2e hot reload', () => {
             pools: [{ name: 'p', servers: [{ address: '10.0.0.1' }, { address: b[2].address, weight: -1 }] }],
           }, null, 2));
           f.proc.kill('SIGHUP');
-          await f.waitFor(() => refusedLines(f).length === 1, 5000, 'config refused');
+          await f.waitFor(() => refusedLines(f).length >= 1, 5000, 'config refused');
           await sleep(400); // the watch sees the same text: no second refusal, no reload
           assert.equal(reloadedLines(f).length, reloadsBefore, 'the invalid config changed the generation');
-          assert.equal(refusedLines(f).length, 1, refusedLines(f).join('\n'));
-          assert.match(refusedLines(f)[0], /^config refused: 3 problems \(FULCRUM_E_CONFIG_INVALID\)/);
-          const problems = f.logs().filter((l) => typeof l.path === 'string').map((l) => l.msg);
+          // Refused once — or twice when, on a loaded machine, a late watch event of the previous
+          // write read the new text before the SIGHUP (which always re-validates): same refusal.
+          refusals = refusedLines(f).length;
+          assert.ok(refusals === 1 || refusals === 2, refusedLines(f).join('\n'));
+          for (const line of refusedLines(f)) assert.match(line, /^config refused: 3 problems \(FULCRUM_E_CONFIG_INVALID\)/);
+          const problems = [...new Set(f.logs().filter((l) => typeof l.path === 'string').map((l) => l.msg))];
           assert.deepEqual(problems.map((m) => m.split(':')[0]).sort(), [
             'listeners[0].routes[0].pool', 'pools[0].servers[0].address', 'pools[0].servers[1].weight',
           ]);
@@ -255,7 +259,7 @@ describe('e2e hot reload', () => {
     assert.ok(s.ok >= 1000, `steady load: only ${s.ok} requests`);
     assert.ok((s.byBackend.get('b3') ?? 0) > 0, 'config B (with b3) served traffic');
     assert.ok(reloads.length >= 50, `${reloads.length} reloads`);
-    assert.equal(refusedLines(f).length, 1);
+    assert.equal(refusedLines(f).length, refusals, 'no refusal after the invalid config');
     // Bookkeeping of exchanges that spanned a reload landed on the endpoints in service.
     const eps = await endpoints(f, 'p');
     assert.deepEqual(eps.map((e) => e.inFlight), eps.map(() => 0), `in flight after the load: ${JSON.stringify(eps)}`);
