@@ -5,6 +5,7 @@
  *   GET /healthz         → 200 `ok` (503 `draining` during shutdown)
  *   GET /api/v1/pools    → pools with endpoints: in-flight, total requests, errors, latency EWMA
  *   GET /metrics         → Prometheus text exposition (prom-client)
+ *   GET /api/v1/gslb     → GSLB sites and names (`?client=ADDR` or `?subnet=CIDR`: the answer it would get)
  */
 import { F_DRAINED, F_EJECTED } from '../runtime/pool-health.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -72,6 +73,12 @@ const ROUTES: Record<string, Handler> = {
     text(res, draining ? 503 : 200, draining ? 'draining\n' : 'ok\n');
   },
   'GET /api/v1/pools': (rt, _req, res) => json(res, 200, poolsView(rt)),
+  'GET /api/v1/gslb': (rt, req, res) => {
+    if (rt.gslb === null) return json(res, 404, { error: 'no gslb section in the config' });
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const view = rt.gslb.view(q.get('client') ?? q.get('subnet'));
+    json(res, (view as { error?: string }).error !== undefined ? 400 : 200, view);
+  },
   'GET /metrics': async (rt, _req, res) => {
     text(res, 200, await rt.metrics.registry.metrics(), rt.metrics.registry.contentType);
   },
