@@ -28,7 +28,7 @@ export interface DnsServerOptions {
 export class DnsCounters {
   /** Responses by `transport rcode` (`udp NOERROR`). */
   readonly responses = new Map<string, number>();
-  /** Events: dropped (malformed beyond a header), truncated, rrl_dropped, rrl_slipped, tcp_refused, tcp_idle_closed. */
+  /** Events: dropped (not a query), truncated, rrl_dropped, rrl_slipped, tcp_refused, tcp_idle_closed, internal_error. */
   readonly events = new Map<string, number>();
 
   count(transport: string, r: WireResult): void {
@@ -119,7 +119,7 @@ export class DnsServer {
       if (v === 'drop') { this.counters.event('rrl_dropped'); return; }
       if (v === 'slip') {
         this.counters.event('rrl_slipped');
-        // Truncated, empty: header with TC, the question kept (the first 12 bytes + question of the query are echoed by the full answer; simplest safe form is header only).
+        // Truncated and empty (header only, TC set): a real client retries over TCP, which is not limited.
         const b = Buffer.from(r.bytes.subarray(0, 12));
         b.writeUInt16BE(b.readUInt16BE(2) | 0x0200, 2);
         b.fill(0, 4, 12);
@@ -135,6 +135,7 @@ export class DnsServer {
       return answer(msg, src, udp, this.ctx);
     } catch {
       // A bug, not the packet's fault (wire.ts catches malformed input): answer SERVFAIL, never crash.
+      this.counters.event('internal_error');
       if (msg.length < 12) return { bytes: null, rcode: -1, truncated: false };
       const b = Buffer.alloc(12);
       b.writeUInt16BE(msg.readUInt16BE(0), 0);
@@ -161,7 +162,7 @@ export class DnsServer {
     let buf: Buffer = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (buf.length > TCP_BUFFER_MAX + 65537) { sock.destroy(); return; }
+      if (buf.length > 2 * TCP_BUFFER_MAX) { sock.destroy(); return; }
       for (let guard = 0; guard < 10_000 && buf.length >= 2; guard++) {
         const len = buf.readUInt16BE(0);
         if (buf.length < 2 + len) break;
