@@ -283,3 +283,25 @@ test('rrl: a /24 gets burst then rate; every slip-th limited response is truncat
   assert.equal(rrl.check(a, 1100), 'pass'); // 100 ms at 10/s: one token back
   assert.notEqual(rrl.check(a, 1100), 'pass');
 });
+
+test('fast path: plain queries are answered from the response cache — ID, RD and the question\'s letter case patched; same bytes as a fresh encode', () => {
+  const ctx = wireCtx();
+  const first = answer(query('www.example.com', 'A', { id: 1 }), LOCAL, true, ctx).bytes!;
+  const q2 = query('WwW.eXample.COM', 'A', { id: 0xbeef });
+  q2[2] |= 0x01; // RD
+  const second = answer(q2, LOCAL, true, ctx).bytes!;
+  assert.equal(ctx.cache!.size, 1);
+  const p = dnsPacket.decode(second);
+  assert.equal(p.id, 0xbeef);
+  assert.equal(p.flags! & 0x0100, 0x0100);
+  assert.equal(p.questions![0].name, 'WwW.eXample.COM');
+  assert.deepEqual(dnsPacket.decode(first).answers, p.answers);
+  assert.equal(first[2] & 0x01, 0);
+  // ECS answers are keyed by the subnet and the decision; the echoed scope comes along.
+  const e1 = dnsPacket.decode(answer(query('app.example.com', 'A', { ecs: { ip: '203.0.113.0', source: 24 } }), LOCAL, true, ctx).bytes!);
+  const e2 = dnsPacket.decode(answer(query('app.example.com', 'A', { ecs: { ip: '198.51.100.0', source: 24 } }), LOCAL, true, ctx).bytes!);
+  assert.equal((e1.answers![0] as { data: string }).data, '198.51.100.2');
+  assert.equal((e2.answers![0] as { data: string }).data, '198.51.100.1');
+  // A name with a byte outside LDH goes the general way and still works.
+  assert.equal(answer(query('w\\.x.example.com', 'A'), LOCAL, true, ctx).rcode, 3);
+});

@@ -74,6 +74,7 @@ export class GslbRuntime {
     const ctx: WireContext = {
       zones,
       ednsUdpSize: config.ednsUdpSize,
+      cache: new Map(),
       steer: (name, family, client) => names.get(name)!.decide(family, client, Date.now(), random),
     };
     return { sites, names, ctx };

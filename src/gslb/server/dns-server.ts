@@ -45,6 +45,10 @@ export class DnsCounters {
 
 const RCODE_LABEL: Record<number, string> = { 0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 16: 'BADVERS' };
 
+function identityLookup(address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void): void {
+  cb(null, address, address.includes(':') ? 6 : 4);
+}
+
 export class DnsServer {
   ctx: WireContext;
   readonly counters: DnsCounters;
@@ -85,7 +89,9 @@ export class DnsServer {
 
   private bindUdp(host: string, port: number): Promise<UdpSocket> {
     return new Promise((resolve, reject) => {
-      const s = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+      // Replies go to the numeric address a datagram came from: a synchronous identity lookup spares
+      // every send the default lookup's IP check and process.nextTick hop (measured: ~3% of busy time).
+      const s = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', lookup: identityLookup as never });
       s.once('error', reject);
       s.bind(port, host, () => {
         s.off('error', reject);
@@ -108,9 +114,18 @@ export class DnsServer {
     });
   }
 
+  /** Parsed source addresses (resolvers are few; bounded, started afresh when full). */
+  private readonly addrs = new Map<string, Addr>();
+
   private onDatagram(s: UdpSocket, msg: Buffer, address: string, port: number): void {
-    const src = parseAddr(address);
-    if (src === null) return;
+    let src = this.addrs.get(address);
+    if (src === undefined) {
+      const a = parseAddr(address);
+      if (a === null) return;
+      if (this.addrs.size >= 4096) this.addrs.clear();
+      this.addrs.set(address, a);
+      src = a;
+    }
     const r = this.safeAnswer(msg, src, true);
     this.counters.count('udp', r);
     if (r.bytes === null) return;

@@ -12,7 +12,8 @@ import * as dnsPacket from 'dns-packet';
 import type { Answer } from 'dns-packet';
 import type { Addr } from '../cidr.ts';
 import type { ClientView } from '../policies/types.ts';
-import { RCODE, type ZoneSet, type Steer } from '../zones.ts';
+import { RCODE, type ZoneSet, type Steer, type Resolution } from '../zones.ts';
+import { readFastQuery, type FastQuery } from './fast-query.ts';
 
 /** Extended RCODE BADVERS (RFC 6891 §6.1.3): upper 8 bits 1, header bits 0. */
 export const BADVERS = 16;
@@ -32,7 +33,21 @@ export interface WireContext {
   readonly steer: SteerFor;
   /** Our EDNS UDP payload size (advertised; also our cap on UDP responses). */
   readonly ednsUdpSize: number;
+  /** Encoded responses by query shape and answer (see fastAnswer); rebuilt with the context on reload. */
+  readonly cache?: ResponseCache;
 }
+
+/** Encoded responses kept at most (the map starts afresh when full). */
+export const CACHE_MAX = 20_000;
+
+/** Cached response bytes and what they carry. */
+export interface Cached {
+  readonly bytes: Buffer;
+  readonly rcode: number;
+  readonly truncated: boolean;
+}
+
+export type ResponseCache = Map<string, Cached>;
 
 export interface WireResult {
   /** Response bytes, or null: drop. */
@@ -85,12 +100,84 @@ function ecsOption(e: Ecs, scope: number): { code: number; data: Buffer } {
   return { code: 8, data };
 }
 
+/**
+ * Encodes a response: the question as given, the resolution's sections, an OPT record when the
+ * query had one (`udpSize` > 0) with the ECS option echoed and its scope; over UDP, a response
+ * larger than min(client's size, ours) — 512 without EDNS — is sent empty with TC set.
+ */
+function encodeResponse(
+  id: number, queryFlags: number, question: dnsPacket.Question, udpSize: number, ecs: Ecs | null,
+  res: Pick<Resolution, 'rcode' | 'aa' | 'answers' | 'authority' | 'scope'>, udp: boolean, ctx: WireContext,
+): WireResult {
+  const { rcode } = res;
+  const additionals: Answer[] = [];
+  if (udpSize > 0) {
+    additionals.push({
+      type: 'OPT', name: '.', udpPayloadSize: ctx.ednsUdpSize, extendedRcode: rcode >> 4, ednsVersion: 0, flags: 0,
+      options: ecs === null ? [] : [ecsOption(ecs, res.scope)],
+    } as unknown as Answer);
+  }
+  const hdr = (queryFlags & RD) | (res.aa ? AA : 0) | (rcode & 0xf);
+  const packet = { type: 'response' as const, id, flags: hdr, questions: [question], answers: res.answers, authorities: res.authority, additionals };
+  let bytes = dnsPacket.encode(packet);
+  let truncated = false;
+  if (udp) {
+    const limit = udpSize === 0 ? UDP_MIN : Math.min(udpSize, ctx.ednsUdpSize);
+    if (bytes.length > limit) {
+      truncated = true;
+      bytes = dnsPacket.encode({ ...packet, flags: hdr | TC, answers: [], authorities: [] });
+    }
+  }
+  return { bytes, rcode, truncated };
+}
+
+/**
+ * The fast path (plain queries, see ./fast-query.ts): resolve, then answer from the cache of
+ * encoded responses keyed by the query's shape (transport, EDNS, ECS bytes, type, name) and, for
+ * GSLB names, by the decision (addresses, TTL, scope): a hit costs a copy and three patches (ID, RD,
+ * the question name's letter case).
+ */
+function fastAnswer(query: Buffer, fq: FastQuery, ecs: Ecs | null, resolver: Addr, udp: boolean, ctx: WireContext): WireResult {
+  const client: ClientView = ecs !== null && ecs.source > 0 ? { addr: ecs.addr, prefix: ecs.source } : { addr: resolver, prefix: resolver.length * 8 };
+  let dynamic = false;
+  const res = ctx.zones.resolve(fq.name, fq.qtype, (name, family) => {
+    dynamic = true;
+    return ctx.steer(name, family, client);
+  });
+  let key = `${udp ? 'u' : 't'}${fq.udpSize}|${fq.ecs === null ? '' : fq.ecs.toString('latin1')}|${fq.qtype}|${fq.name}`;
+  if (dynamic) {
+    key += `#${res.rcode},${res.scope}`;
+    for (const a of res.answers) key += `,${(a as { data: string }).data}/${(a as { ttl: number }).ttl}`;
+  }
+  const cache = ctx.cache;
+  let c = cache?.get(key);
+  if (c === undefined) {
+    c = encodeResponse(0, 0, { name: fq.name, type: fq.qtype as 'A', class: 'IN' }, fq.udpSize, ecs, res, udp, ctx) as Cached;
+    if (cache !== undefined) {
+      if (cache.size >= CACHE_MAX) cache.clear();
+      cache.set(key, c);
+    }
+  }
+  const out = Buffer.allocUnsafe(c.bytes.length);
+  c.bytes.copy(out);
+  out[0] = query[0];
+  out[1] = query[1];
+  out[2] = (out[2] & 0xfe) | (query[2] & 0x01);
+  query.copy(out, 12, 12, fq.nameEnd);
+  return { bytes: out, rcode: c.rcode, truncated: c.truncated };
+}
+
 /** Answers one query. `resolver` is the packet's source address (4 or 16 bytes); `udp` enables truncation. */
 export function answer(query: Buffer, resolver: Addr, udp: boolean, ctx: WireContext): WireResult {
   if (query.length < 12) return DROP;
   const flags = query.readUInt16BE(2);
   if ((flags & QR) !== 0) return DROP;
   if ((flags & OPCODE_MASK) !== 0) return headerOnly(query, RCODE.NOTIMP);
+  const fq = readFastQuery(query);
+  if (fq !== null) {
+    const ecs = fq.ecs === null ? null : parseEcs(fq.ecs);
+    if (fq.ecs === null || ecs !== null) return fastAnswer(query, fq, ecs, resolver, udp, ctx);
+  }
   let q: dnsPacket.DecodedPacket;
   try {
     q = dnsPacket.decode(query);
@@ -115,27 +202,9 @@ export function answer(query: Buffer, resolver: Addr, udp: boolean, ctx: WireCon
       ecs = e;
     }
   }
-  const respond = (rcode: number, aa: boolean, answers: Answer[], authority: Answer[], scope: number): WireResult => {
-    const additionals: Answer[] = [];
-    if (opt !== null) {
-      additionals.push({
-        type: 'OPT', name: '.', udpPayloadSize: ctx.ednsUdpSize, extendedRcode: rcode >> 4, ednsVersion: 0, flags: 0,
-        options: ecs === null ? [] : [ecsOption(ecs, scope)],
-      } as unknown as Answer);
-    }
-    const hdr = (flags & RD) | (aa ? AA : 0) | (rcode & 0xf);
-    const packet = { type: 'response' as const, id: q.id, flags: hdr, questions: [question], answers, authorities: authority, additionals };
-    let bytes = dnsPacket.encode(packet);
-    let truncated = false;
-    if (udp) {
-      const limit = opt === null ? UDP_MIN : Math.max(UDP_MIN, Math.min(opt.udpPayloadSize ?? UDP_MIN, ctx.ednsUdpSize));
-      if (bytes.length > limit) {
-        truncated = true;
-        bytes = dnsPacket.encode({ ...packet, flags: hdr | TC, answers: [], authorities: [] });
-      }
-    }
-    return { bytes, rcode, truncated };
-  };
+  const udpSize = opt === null ? 0 : Math.max(UDP_MIN, opt.udpPayloadSize ?? UDP_MIN);
+  const respond = (rcode: number, aa: boolean, answers: Answer[], authority: Answer[], scope: number): WireResult =>
+    encodeResponse(q.id ?? 0, flags, question, udpSize, ecs, { rcode, aa, answers, authority, scope }, udp, ctx);
   if (opt !== null && (opt.ednsVersion ?? 0) !== 0) return respond(BADVERS, false, [], [], 0);
   if (question.class !== 'IN') return respond(RCODE.REFUSED, false, [], [], 0);
   const qtype = question.type as string;
