@@ -141,7 +141,7 @@ export function gslbSchema<D extends z.ZodType<number, string | number>, A exten
     tcp: z.strictObject({
       maxConnections: z.number().int().min(1).default(256).describe('TCP connections open at most; beyond it new ones are closed at once.'),
       idleTimeout: p.Duration.prefault('10s' as z.input<D>).describe('A TCP connection with no complete query for this long is closed (RFC 7766).'),
-    }).prefault({}),
+    }).prefault({}).describe('DNS over TCP (RFC 7766): connection cap and idle timeout.'),
   }).describe('GSLB: an authoritative DNS server whose answers are steered among healthy sites.');
 }
 
