@@ -383,3 +383,41 @@ test('fuzz: 100,000 mutated packets, then the server still answers correctly (di
     await f.stop();
   }
 });
+
+test('reload: a changed gslb section is served at once, site health survives, the port stays; an invalid one is refused', { skip: SKIP_DIG, timeout: 60_000 }, async () => {
+  const { writeFile } = await import('node:fs/promises');
+  const site = await target();
+  const hc = { type: 'http', interval: 500, jitter: 0, timeout: 400, fall: 3, rise: 3 };
+  const gslb = (www: string, extra: object[] = []) => ({
+    zones: [{ name: 'example.com', records: [{ name: 'www', type: 'A', value: www }] }],
+    sites: [{ name: 'eu', addresses: ['198.51.100.10'], healthCheck: hc, endpoints: [site.address] }],
+    names: [{ name: 'app.example.com', targets: [{ site: 'eu' }], whenAllDown: 'servfail' }, ...extra],
+  });
+  const f = await startFulcrum(configWith(gslb('192.0.2.1')), { args: ['--no-watch'], env: { FULCRUM_LOG_LEVEL: 'warn' } });
+  try {
+    const port = await dnsPort(f);
+    for (let i = 0; i < 50 && (await dig(port, ['app.example.com', 'A'])).status !== 'NOERROR'; i++) await sleep(100);
+    assert.deepEqual((await dig(port, ['app.example.com', 'A'])).answers.map((a) => a.data), ['198.51.100.10']);
+    const cfg = configWith(gslb('192.0.2.9', [{ name: 'new.example.com', targets: [{ site: 'eu' }] }]));
+    (cfg.gslb as { listen: string }).listen = `127.0.0.1:${port}`;
+    await writeFile(f.configFile, JSON.stringify(cfg));
+    f.proc.kill('SIGHUP');
+    let www = '';
+    for (let i = 0; i < 100 && www !== '192.0.2.9'; i++) {
+      www = (await dig(port, ['www.example.com', 'A'])).answers[0]?.data ?? '';
+      if (www !== '192.0.2.9') await sleep(100);
+    }
+    assert.equal(www, '192.0.2.9');
+    // The site stayed up across the reload (rise 3 × 500 ms would otherwise mean SERVFAIL for a while).
+    assert.deepEqual((await dig(port, ['new.example.com', 'A'])).answers.map((a) => a.data), ['198.51.100.10']);
+    assert.equal((await dig(port, ['app.example.com', 'A'])).status, 'NOERROR');
+    await writeFile(f.configFile, JSON.stringify(configWith({ ...gslb('192.0.2.7'), names: [{ name: 'x.example.com', targets: [{ site: 'nope' }] }] })));
+    f.proc.kill('SIGHUP');
+    await f.waitFor(() => f.stderr().includes('gslb.names[0].targets[0].site') || f.hasExited(), 10_000, 'the refused reload in the log');
+    assert.equal((await dig(port, ['www.example.com', 'A'])).answers[0]?.data, '192.0.2.9');
+    assert.equal(f.hasExited(), false);
+  } finally {
+    await f.stop();
+    await site.close();
+  }
+});

@@ -97,12 +97,14 @@ export class GslbRuntime {
 
   /**
    * Puts a new gslb config in service. Compiles first (throws, nothing changed, on a problem); binds
-   * a new server when the listen address or the TCP/RRL options changed. Returns the port when a
-   * new server was bound, else null.
+   * a new server only when the listen address changed (the same text, or the port the server holds,
+   * keeps the sockets). Returns the port when a new server was bound, else null.
    */
   async reload(config: GslbConfig): Promise<number | null> {
     const b = this.build(config, this.sites);
-    const rebind = JSON.stringify(this.serverOptions(config)) !== JSON.stringify(this.serverOptions(this.config));
+    const next = this.serverOptions(config);
+    const cur = this.serverOptions(this.config);
+    const rebind = next.host !== cur.host || (next.port !== cur.port && next.port !== this.server?.port);
     let fresh: DnsServer | null = null;
     if (rebind) {
       fresh = new DnsServer(this.serverOptions(config), b.ctx, this.counters);
@@ -114,7 +116,10 @@ export class GslbRuntime {
     this.ctx = b.ctx;
     this.config = config;
     if (fresh !== null) this.server = fresh;
-    else if (this.server !== null) this.server.ctx = b.ctx;
+    else if (this.server !== null) {
+      this.server.ctx = b.ctx;
+      this.server.reconfigure(config.rateLimit, config.tcp);
+    }
     for (const s of this.sites.values()) s.start();
     for (const s of old.sites.values()) if (!this.sites.has(s.name) || this.sites.get(s.name) !== s) s.stop();
     if (fresh !== null) await old.server?.close();

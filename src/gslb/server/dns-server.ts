@@ -52,8 +52,8 @@ function identityLookup(address: string, _opts: unknown, cb: (err: Error | null,
 export class DnsServer {
   ctx: WireContext;
   readonly counters: DnsCounters;
-  private readonly opts: DnsServerOptions;
-  private readonly rrl: RateLimiter;
+  private opts: DnsServerOptions;
+  private rrl: RateLimiter;
   private udp: UdpSocket | null = null;
   private tcp: Server | null = null;
   private readonly conns = new Set<Socket>();
@@ -64,6 +64,12 @@ export class DnsServer {
     this.ctx = ctx;
     this.counters = counters;
     this.rrl = new RateLimiter(opts.rateLimit);
+  }
+
+  /** Takes new rate-limit and TCP options (a reload); the sockets stay. */
+  reconfigure(rateLimit: RrlConfig, tcp: DnsServerOptions['tcp']): void {
+    this.opts = { ...this.opts, rateLimit, tcp };
+    this.rrl = new RateLimiter(rateLimit);
   }
 
   /** Binds UDP and TCP; resolves with the port. Rejects (nothing left bound) when it cannot. */
