@@ -305,3 +305,49 @@ test('fast path: plain queries are answered from the response cache — ID, RD a
   // A name with a byte outside LDH goes the general way and still works.
   assert.equal(answer(query('w\\.x.example.com', 'A'), LOCAL, true, ctx).rcode, 3);
 });
+
+test('geo with a MaxMind database: the map overrides, then country, then continent → region; scope from the database block; bad files refused by path', async () => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeMmdb } = await import('./helpers/mmdb-writer.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'fulcrum-mmdb-'));
+  try {
+    const file = join(dir, 'geo.mmdb');
+    await writeFile(file, writeMmdb([
+      { cidr: '100.64.0.0/10', country: 'DE', continent: 'EU' },
+      { cidr: '100.128.0.0/9', country: 'US', continent: 'NA' },
+      { cidr: '5.0.0.0/8', country: 'FR', continent: 'EU' },
+    ]));
+    const gslb = {
+      zones: [{ name: 'example.com' }],
+      sites: [{ name: 'eu', addresses: ['198.51.100.1'] }, { name: 'us', addresses: ['198.51.100.2'] }, { name: 'ap', addresses: ['198.51.100.3'] }],
+      names: [{
+        name: 'app.example.com', policy: 'geo', targets: [{ site: 'ap' }, { site: 'eu' }, { site: 'us' }],
+        geo: { map: [{ cidr: '100.64.7.0/24', region: 'us' }], mmdb: { path: file, regions: { US: 'us', EU: 'eu' } } },
+      }],
+    };
+    const rt = new GslbRuntime(gslbConfig(gslb), log);
+    const ctx = (rt as unknown as { ctx: WireContext }).ctx;
+    const ask = (ip: string) => {
+      const p = dnsPacket.decode(answer(query('app.example.com', 'A', { ecs: { ip, source: 24 } }), LOCAL, true, ctx).bytes!);
+      const ecs = (p.additionals![0] as dnsPacket.OptAnswer).options!.find((o) => o.code === 8) as { scopePrefixLength: number };
+      return [(p.answers![0] as { data: string }).data, ecs.scopePrefixLength];
+    };
+    assert.deepEqual(ask('100.64.1.0'), ['198.51.100.1', 22]); // DE → continent EU → eu; scope: the /10 narrowed to exclude the map's 100.64.7.0/24
+    assert.deepEqual(ask('100.64.7.0'), ['198.51.100.2', 24]); // the map wins
+    assert.deepEqual(ask('100.200.0.0'), ['198.51.100.2', 9]); // US → us
+    assert.deepEqual(ask('5.5.5.0'), ['198.51.100.1', 8]); // FR → continent EU
+    assert.equal(ask('8.8.8.0')[0], '198.51.100.3'); // not in the database: default (first target)
+
+    await writeFile(join(dir, 'bad.mmdb'), 'not a database');
+    const bad = validateConfig(configWith({ ...gslb, names: [{ ...gslb.names[0], geo: { mmdb: { path: join(dir, 'bad.mmdb'), regions: { US: 'mars' } } } }] }));
+    const text = bad.ok ? '' : bad.problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+    assert.match(text, /gslb\.names\[0\]\.geo\.mmdb\.path: ".*bad\.mmdb" is not a MaxMind database/);
+    assert.match(text, /gslb\.names\[0\]\.geo\.mmdb\.regions\.US: unknown site "mars"/);
+    const missing = validateConfig(configWith({ ...gslb, names: [{ ...gslb.names[0], geo: { mmdb: { path: join(dir, 'nope.mmdb'), regions: {} } } }] }));
+    assert.match(missing.ok ? '' : missing.problems[0].message, /cannot read ".*nope\.mmdb": ENOENT/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -14,6 +14,8 @@ import { DnsCounters, DnsServer } from './server/dns-server.ts';
 import type { WireContext } from './server/wire.ts';
 import type { ClientView } from './policies/types.ts';
 import { maskAddr, parseAddr } from './cidr.ts';
+import { openMmdb } from './mmdb.ts';
+import type { GeoLookup } from './policies/types.ts';
 import { splitHostPort } from '../runtime/pool.ts';
 
 /** How often check durations are folded into the sites' RTT averages (ms). */
@@ -56,11 +58,22 @@ export class GslbRuntime {
     const sites = new Map<string, SiteHealth>();
     for (const s of config.sites) sites.set(s.name, new SiteHealth(s, this.log, onEvent, prev?.get(s.name)));
     const names = new Map<string, SteeredName>();
+    const databases = new Map<string, GeoLookup>();
     config.names.forEach((n, i) => {
       try {
-        names.set(n.name, new SteeredName(n, sites));
+        const path = n.geo?.mmdb?.path;
+        let mmdb: GeoLookup | undefined;
+        if (path !== undefined) {
+          try {
+            mmdb = databases.get(path) ?? openMmdb(path);
+          } catch (err) {
+            throw new Error(`geo.mmdb.path: ${(err as Error).message}`);
+          }
+          databases.set(path, mmdb);
+        }
+        names.set(n.name, new SteeredName(n, sites, { mmdb }));
       } catch (err) {
-        throw new Error(`gslb.names[${i}]: ${err instanceof Error ? err.message : String(err)}`);
+        throw new Error(`gslb.names[${i}].${err instanceof Error ? err.message : String(err)}`);
       }
     });
     const zones = new ZoneSet(config.zones.map((z, i) => {

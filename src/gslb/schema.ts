@@ -96,7 +96,10 @@ export function gslbSchema<D extends z.ZodType<number, string | number>, A exten
       cidr: Cidr.describe('Client network (ECS subnet or resolver address).'),
       region: z.string().describe('Site name clients of this network belong to.'),
     })).default([]).describe('Client networks → region (longest prefix wins).'),
-    mmdb: z.string().min(1).optional().describe('Not supported yet: a MaxMind .mmdb file is refused with a clear message.'),
+    mmdb: z.strictObject({
+      path: z.string().min(1).describe('A MaxMind GeoIP2/GeoLite2 Country or City database (.mmdb) you supply; read at start and on reload.'),
+      regions: z.record(z.string(), z.string()).describe('Country ISO code (`DE`) or continent code (`EU`) → region (a site name); the country wins over the continent.'),
+    }).optional().describe('Locate clients no `map` block matches with a MaxMind database (the `map` wins: it is the override, like gdnsd\'s `nets`).'),
     default: z.string().optional().describe('Region of clients no network matches. Default: the first target.'),
     preference: z.record(z.string(), z.array(z.string()).min(1)).default({}).describe('Per region, the sites to try in order (`eu: [eu, us, ap]`). Default: the region itself, then the other targets in their order.'),
   }).describe('`geo`: the nearest healthy region for the client\'s network.');

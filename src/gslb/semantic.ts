@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import { formatPath, type PathSegment } from '../config/problems.ts';
 import { isDomainName, normalizeName } from './schema.ts';
 import { ownerName, rdata } from './zones.ts';
+import { openMmdb } from './mmdb.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -74,7 +75,16 @@ export function gslbProblems(gslb: unknown, add: Add): void {
     if (policy !== 'weighted' && n.consistent !== undefined) add(at('names', ni, 'consistent'), `"consistent" applies to policy "weighted" only, not ${JSON.stringify(policy)}`);
     if (isObj(n.geo)) {
       const g = n.geo;
-      if (g.mmdb !== undefined) add(at('names', ni, 'geo', 'mmdb'), 'MaxMind .mmdb files are not supported yet; map networks to regions with geo.map');
+      if (isObj(g.mmdb)) {
+        if (typeof g.mmdb.path === 'string' && g.mmdb.path !== '') {
+          try {
+            openMmdb(g.mmdb.path);
+          } catch (err) {
+            add(at('names', ni, 'geo', 'mmdb', 'path'), (err as Error).message);
+          }
+        }
+        if (isObj(g.mmdb.regions)) for (const [code, r] of Object.entries(g.mmdb.regions)) siteRef(at('names', ni, 'geo', 'mmdb', 'regions', code), r);
+      }
       arr(g.map).forEach((m, mi) => { if (isObj(m)) siteRef(at('names', ni, 'geo', 'map', mi, 'region'), m.region); });
       siteRef(at('names', ni, 'geo', 'default'), g.default);
       if (isObj(g.preference)) {

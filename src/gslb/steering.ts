@@ -7,7 +7,7 @@
 import type { Answer } from 'dns-packet';
 import './policies/index.ts';
 import { getPolicy } from './policies/registry.ts';
-import type { ClientView, Picker, PolicyState, TargetView } from './policies/types.ts';
+import type { ClientView, Picker, PolicyEnv, PolicyState, TargetView } from './policies/types.ts';
 import type { GslbNameConfig } from './schema.ts';
 import type { SiteHealth } from './sites.ts';
 import type { SteerAnswer } from './zones.ts';
@@ -30,7 +30,7 @@ export class SteeredName {
   private rotation = 0;
 
   /** Throws when the policy refuses the config (the message names the problem). */
-  constructor(config: GslbNameConfig, sites: ReadonlyMap<string, SiteHealth>) {
+  constructor(config: GslbNameConfig, sites: ReadonlyMap<string, SiteHealth>, env: PolicyEnv = {}) {
     this.config = config;
     this.sites = config.targets.map((t) => {
       const s = sites.get(t.site);
@@ -39,7 +39,7 @@ export class SteeredName {
     });
     const factory = getPolicy(config.policy);
     if (factory === undefined) throw new Error(`unknown GSLB policy ${JSON.stringify(config.policy)}`);
-    this.picker = factory.compile(config);
+    this.picker = factory.compile(config, env);
   }
 
   /** The answer for `family` and `client` now. */

@@ -49,10 +49,19 @@ export interface Picker {
   pick(input: PickInput): PickResult;
 }
 
+/** A geo database lookup (the edge opens the file): the record's country and continent codes and the prefix length of its block. */
+export type GeoLookup = (addr: Addr) => { country: string | null; continent: string | null; prefix: number };
+
+/** What the edge hands a policy at compile time (data it loaded from files). */
+export interface PolicyEnv {
+  /** The name's `geo.mmdb` database, opened. */
+  readonly mmdb?: GeoLookup;
+}
+
 export interface PolicyFactory {
   readonly name: string;
   /** Compiles a name's config; throws an Error naming the problem for a config it cannot use. */
-  compile(config: GslbNameConfig): Picker;
+  compile(config: GslbNameConfig, env?: PolicyEnv): Picker;
 }
 
 /** Indices of the targets that are up, in target order. */
