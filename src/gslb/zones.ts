@@ -150,14 +150,13 @@ export class ZoneSet {
     let name = qname;
     let z: Zone = zone;
     for (let hop = 0; hop < 9; hop++) {
-      if (z.gslb.has(name)) {
-        const family = qtype === 'AAAA' ? 'AAAA' : qtype === 'A' || qtype === 'ANY' ? 'A' : null;
-        if (family !== null) {
-          const s = steer(name, family);
-          scope = Math.max(scope, s.scope);
-          if (s.servfail) return { rcode: RCODE.SERVFAIL, aa: true, answers: [], authority: [], scope };
-          answers.push(...s.answers);
-        }
+      // A GSLB name answers A and AAAA (and ANY, minimally) itself; other types fall to its static data (none, or the apex's SOA/NS).
+      const family = qtype === 'AAAA' ? 'AAAA' : qtype === 'A' || qtype === 'ANY' ? 'A' : null;
+      if (family !== null && z.gslb.has(name)) {
+        const s = steer(name, family);
+        scope = Math.max(scope, s.scope);
+        if (s.servfail) return { rcode: RCODE.SERVFAIL, aa: true, answers: [], authority: [], scope };
+        answers.push(...s.answers);
         return answers.length > 0 ? ok(answers, scope) : negative(RCODE.NOERROR, answers, z, scope);
       }
       const node = z.nodes.get(name);

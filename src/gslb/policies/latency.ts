@@ -37,7 +37,7 @@ registerPolicy({
         let pick = best;
         if (current !== undefined && current !== best && targets[current]?.up) {
           const cur = rttOf(current);
-          if (!(rttOf(best) < cur * (1 - h)) || cur === Infinity && rttOf(best) === Infinity) pick = current;
+          if (!(rttOf(best) < cur * (1 - h))) pick = current;
         }
         state[key] = pick;
         const ms = rttOf(pick);
