@@ -7,6 +7,9 @@
  * Each server is pinned to core 0 (gdnsd with one UDP and one TCP thread; Fulcrum is one Node
  * process), dnsperf to core 1; the servers run back to back, repetitions interleaved, and the
  * median QPS of each is compared (ratios hold on a noisy machine; absolutes drift).
+ * A third target, `node-echo`, is the floor of Node's datagram path on the same core: a bare
+ * dgram socket that sends every query back with QR set, doing no DNS work at all — how far
+ * Fulcrum is from it says how much of the gap is DNS work and how much is Node's I/O.
  * gdnsd runs as a foreground child with its config, run and state directories in a temp dir.
  * Usage: node bench/dns.ts [--duration S (10)] [--reps N (3)] [--outstanding Q (100)] [--clients C (4)]
  */
@@ -112,6 +115,20 @@ async function answers(port: number, name: string, expect: string): Promise<bool
   return ok;
 }
 
+/** True once 127.0.0.1:port sends a datagram back (bounded ~10 s). */
+async function echoes(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  s.on('error', () => {});
+  let ok = false;
+  s.on('message', () => { ok = true; });
+  for (let i = 0; i < 100 && !ok; i++) {
+    s.send(Buffer.alloc(12), port, '127.0.0.1');
+    await sleep(100);
+  }
+  s.close();
+  return ok;
+}
+
 interface PerfResult { qps: number; avgMs: number; maxMs: number; lost: number; sent: number }
 
 function parseDnsperf(text: string): PerfResult | null {
@@ -146,7 +163,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', onSignal);
   const pin = (core: number, cmd: string, args: string[]): [string, string[]] => (bins.taskset === null ? [cmd, args] : [bins.taskset, ['-c', String(core), cmd, ...args]]);
   try {
-    const [fPort, gPort] = await freePorts(2);
+    const [fPort, gPort, ePort] = await freePorts(3);
     const cfgFile = path.join(dir, 'fulcrum.json');
     fs.writeFileSync(cfgFile, JSON.stringify(fulcrumConfig(fPort), null, 2));
     const servers: { name: string; port: number; child: Child | null }[] = [];
@@ -155,6 +172,18 @@ async function main(): Promise<void> {
       const child = children.start('Fulcrum', cmd, args, path.join(dir, 'fulcrum.log'), REPO_ROOT);
       if (await answers(fPort, 'app.example.com', '198.51.100.10')) servers.push({ name: 'Fulcrum', port: fPort, child });
       else say(`Fulcrum: skipped: no answer on 127.0.0.1:${fPort}\n${gist(child.logFile)}`);
+    }
+    {
+      const echo = path.join(dir, 'echo.mjs');
+      fs.writeFileSync(echo, `import { createSocket } from 'node:dgram';
+const s = createSocket({ type: 'udp4', lookup: (a, o, cb) => cb(null, a, 4) });
+s.on('message', (m, r) => { m[2] |= 0x80; s.send(m, r.port, r.address); });
+s.bind(${ePort}, '127.0.0.1');
+`);
+      const [cmd, args] = pin(0, process.execPath, [echo]);
+      const child = children.start('node-echo', cmd, args, path.join(dir, 'echo.log'));
+      if (await echoes(ePort)) servers.push({ name: 'node-echo', port: ePort, child });
+      else say(`node-echo: skipped: no echo on 127.0.0.1:${ePort}\n${gist(child.logFile)}`);
     }
     if (bins.gdnsd !== null) {
       const gdir = path.join(dir, 'gdnsd');
@@ -194,6 +223,7 @@ async function main(): Promise<void> {
     say('');
     say('| scenario | server | QPS (median) | avg latency (median) | runs (QPS) | ratio to gdnsd |');
     say('|:--|:--|--:|--:|:--|--:|');
+    // node-echo answers nothing (the query comes back with QR set): a floor, not a DNS server.
     for (const sc of SCENARIOS) {
       const g = results.get(`${sc.name}\0gdnsd`);
       const gq = g === undefined ? NaN : median(g.map((r) => r.qps));

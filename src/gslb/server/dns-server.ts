@@ -24,22 +24,31 @@ export interface DnsServerOptions {
   readonly tcp: { readonly maxConnections: number; readonly idleTimeout: number };
 }
 
-/** Counters of the server (read by the admin API and /metrics). */
+/** Counters of the server (read by the admin API and /metrics): per-query work is an array increment. */
 export class DnsCounters {
-  /** Responses by `transport rcode` (`udp NOERROR`). */
-  readonly responses = new Map<string, number>();
+  /** Responses per RCODE (0-16), UDP then TCP. */
+  private readonly udp = new Float64Array(17);
+  private readonly tcp = new Float64Array(17);
   /** Events: dropped (not a query), truncated, rrl_dropped, rrl_slipped, tcp_refused, tcp_idle_closed, internal_error. */
   readonly events = new Map<string, number>();
 
-  count(transport: string, r: WireResult): void {
+  count(transport: 'udp' | 'tcp', r: WireResult): void {
     if (r.bytes === null) { this.event('dropped'); return; }
-    const key = `${transport} ${RCODE_LABEL[r.rcode] ?? String(r.rcode)}`;
-    this.responses.set(key, (this.responses.get(key) ?? 0) + 1);
+    (transport === 'udp' ? this.udp : this.tcp)[r.rcode]++;
     if (r.truncated) this.event('truncated');
   }
 
   event(name: string): void {
     this.events.set(name, (this.events.get(name) ?? 0) + 1);
+  }
+
+  /** Responses by `transport rcode` (`udp NOERROR`), non-zero ones only. */
+  get responses(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [t, arr] of [['udp', this.udp], ['tcp', this.tcp]] as const) {
+      arr.forEach((n, rcode) => { if (n > 0) out.set(`${t} ${RCODE_LABEL[rcode] ?? String(rcode)}`, n); });
+    }
+    return out;
   }
 }
 
