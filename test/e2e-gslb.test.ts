@@ -123,17 +123,25 @@ test('geo by ECS subnet with dig; the region\'s check target dies → the answer
       name: 'app.example.com', policy: 'geo', ttl: 30, unstableTtl: 5, unstableWindow: '3s',
       targets: [{ site: 'eu' }, { site: 'us' }],
       geo: { map: [{ cidr: '203.0.113.0/24', region: 'eu' }, { cidr: '198.18.0.0/15', region: 'us' }], default: 'us', preference: { eu: ['eu', 'us'] } },
+    }, {
+      // Same steering without unstableTtl: its answers are kept in the exact-bytes cache, which a site's change clears.
+      name: 'plain.example.com', policy: 'geo', targets: [{ site: 'eu' }, { site: 'us' }],
+      geo: { map: [{ cidr: '203.0.113.0/24', region: 'eu' }], default: 'us' },
     }],
   }));
   try {
     const port = await dnsPort(f);
-    const ask = async (subnet: string) => dig(port, ['app.example.com', 'A', `+subnet=${subnet}`]);
+    // +nocookie: the same bytes every time, so answers come from the exact-bytes cache, which a site's change must clear.
+    const ask = async (subnet: string) => dig(port, ['app.example.com', 'A', `+subnet=${subnet}`, '+nocookie']);
     // Both sites come up after their first check.
     for (let i = 0; i < 50; i++) {
       const v = JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb')).body) as { sites: { up: boolean }[] };
       if (v.sites.every((s) => s.up)) break;
       await sleep(100);
     }
+    const plain = async () => (await dig(port, ['plain.example.com', 'A', '+subnet=203.0.113.0/24', '+nocookie'])).answers[0]?.data;
+    assert.equal(await plain(), '198.51.100.10');
+    assert.equal(await plain(), '198.51.100.10');
     const first = await ask('203.0.113.0/24');
     assert.deepEqual(first.answers.map((a) => a.data), ['198.51.100.10'], first.raw);
     assert.deepEqual(first.ecs, [24, 24]);
@@ -161,6 +169,7 @@ test('geo by ECS subnet with dig; the region\'s check target dies → the answer
     assert.ok(movedAt > 0, 'the answer never moved to us');
     const bound = interval * fall + 1000;
     assert.ok(movedAt - killedAt <= bound, `moved after ${movedAt - killedAt} ms, bound ${bound} ms`);
+    assert.equal(await plain(), '198.51.100.20');
     const down = JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb?subnet=203.0.113.0/24')).body) as { names: { healthy: string[]; answer: { sites: string[] } }[] };
     assert.deepEqual(down.names[0].healthy, ['us']);
     assert.deepEqual(down.names[0].answer.sites, ['us']);
@@ -175,6 +184,7 @@ test('geo by ECS subnet with dig; the region\'s check target dies → the answer
     }
     assert.ok(movedBack > 0, 'the answer never moved back to eu');
     assert.ok(movedBack - backAt <= interval * rise + 1000, `moved back after ${movedBack - backAt} ms`);
+    assert.equal(await plain(), '198.51.100.10');
   } finally {
     await f.stop();
     await eu.close().catch(() => {});

@@ -351,3 +351,38 @@ test('geo with a MaxMind database: the map overrides, then country, then contine
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('exact-bytes cache (UDP): a repeated query from the same resolver is a copy with the ID patched; answers that may vary are never stored', () => {
+  const ctx = wireCtx();
+  const q = query('app.example.com', 'A', { id: 5, ecs: { ip: '203.0.113.0', source: 24 } });
+  const a = answer(q, LOCAL, true, ctx, '127.0.0.1').bytes!;
+  assert.equal(ctx.exact!.size, 1);
+  q.writeUInt16BE(6, 0);
+  const b = answer(q, LOCAL, true, ctx, '127.0.0.1').bytes!;
+  assert.equal(b.readUInt16BE(0), 6);
+  assert.deepEqual(a.subarray(2), b.subarray(2));
+  answer(q, LOCAL, true, ctx, '127.0.0.2'); // another resolver: its own entry
+  assert.equal(ctx.exact!.size, 2);
+  answer(q, LOCAL, false, ctx, '127.0.0.1'); // TCP: never
+  assert.equal(ctx.exact!.size, 2);
+
+  const rt = new GslbRuntime(gslbConfig({
+    zones: [{ name: 'example.com' }],
+    sites: [{ name: 'a', addresses: ['10.0.0.1'] }, { name: 'b', addresses: ['10.0.0.2'] }],
+    names: [
+      { name: 'w.example.com', policy: 'weighted', targets: [{ site: 'a' }, { site: 'b' }] },
+      { name: 'm.example.com', policy: 'all-healthy', targets: [{ site: 'a' }, { site: 'b' }] },
+      { name: 'f.example.com', policy: 'failover', unstableTtl: 5, targets: [{ site: 'a' }, { site: 'b' }] },
+    ],
+  }), log);
+  const c2 = (rt as unknown as { ctx: WireContext }).ctx;
+  const seen = new Set<string>();
+  for (let i = 0; i < 200; i++) {
+    const r = dnsPacket.decode(answer(query('w.example.com', 'A', { id: i }), LOCAL, true, c2, '127.0.0.1').bytes!);
+    seen.add((r.answers![0] as { data: string }).data);
+    answer(query('m.example.com', 'A', { id: i }), LOCAL, true, c2, '127.0.0.1');
+    answer(query('f.example.com', 'A', { id: i }), LOCAL, true, c2, '127.0.0.1');
+  }
+  assert.equal(seen.size, 2, 'weighted random still varies');
+  assert.equal(c2.exact!.size, 0);
+});

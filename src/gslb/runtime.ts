@@ -53,6 +53,8 @@ export class GslbRuntime {
   private build(config: GslbConfig, prev: Map<string, SiteHealth> | null): Built {
     const onEvent = (e: SiteEvent): void => {
       this.events.push(e);
+      // A site changed state: exact-bytes answers may be stale.
+      if (e.endpoint === null) this.ctx?.exact?.clear();
       if (this.events.length > EVENT_LOG) this.events.splice(0, this.events.length - EVENT_LOG);
     };
     const sites = new Map<string, SiteHealth>();
@@ -88,6 +90,7 @@ export class GslbRuntime {
       zones,
       ednsUdpSize: config.ednsUdpSize,
       cache: new Map(),
+      exact: new Map(),
       steer: (name, family, client) => names.get(name)!.decide(family, client, Date.now(), random),
     };
     return { sites, names, ctx };

@@ -28,6 +28,8 @@ export class SteeredName {
   private readonly picker: Picker;
   readonly state: PolicyState = {};
   private rotation = 0;
+  /** Decisions depend only on health and the client (see SteerAnswer.stable). */
+  private readonly stable: boolean;
 
   /** Throws when the policy refuses the config (the message names the problem). */
   constructor(config: GslbNameConfig, sites: ReadonlyMap<string, SiteHealth>, env: PolicyEnv = {}) {
@@ -40,6 +42,7 @@ export class SteeredName {
     const factory = getPolicy(config.policy);
     if (factory === undefined) throw new Error(`unknown GSLB policy ${JSON.stringify(config.policy)}`);
     this.picker = factory.compile(config, env);
+    this.stable = config.unstableTtl === undefined && (config.policy === 'geo' || config.policy === 'failover' || (config.policy === 'weighted' && config.consistent));
   }
 
   /** The answer for `family` and `client` now. */
@@ -54,8 +57,9 @@ export class SteeredName {
       any = true;
       if (s.up) anyUp = true;
     }
-    if (!any) return { answers: [], scope: 0, servfail: false, sites: NONE, ttl: c.ttl, failOpen: false, why: `no target has ${family} addresses` };
-    if (!anyUp && c.whenAllDown === 'servfail') return { answers: [], scope: 0, servfail: true, sites: NONE, ttl: 0, failOpen: false, why: 'no site up: SERVFAIL' };
+    const stable = this.stable;
+    if (!any) return { answers: [], scope: 0, servfail: false, stable, sites: NONE, ttl: c.ttl, failOpen: false, why: `no target has ${family} addresses` };
+    if (!anyUp && c.whenAllDown === 'servfail') return { answers: [], scope: 0, servfail: true, stable, sites: NONE, ttl: 0, failOpen: false, why: 'no site up: SERVFAIL' };
     const failOpen = !anyUp;
     const targets: TargetView[] = sites.map((s) => ({ site: s.name, up: (v6 ? s.v6 : s.v4).length > 0 && (failOpen || s.up), rttMs: s.rttMs }));
     const r = this.picker.pick({ targets, client, random, state: this.state });
@@ -75,6 +79,6 @@ export class SteeredName {
       addrs = addrs.slice(k).concat(addrs.slice(0, k)).slice(0, c.maxAnswers);
     }
     const answers: Answer[] = addrs.map((data) => ({ name: c.name, type: family, class: 'IN', ttl, data }));
-    return { answers, scope: r.scope, servfail: false, sites: chosen, ttl, failOpen, why: failOpen ? `no site up: failing open; ${r.why}` : r.why };
+    return { answers, scope: r.scope, servfail: false, stable, sites: chosen, ttl, failOpen, why: failOpen ? `no site up: failing open; ${r.why}` : r.why };
   }
 }

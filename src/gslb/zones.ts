@@ -19,6 +19,8 @@ export interface SteerAnswer {
   readonly scope: number;
   /** SERVFAIL when no site is up and the name says so. */
   readonly servfail: boolean;
+  /** The same query from the same client gets the same answer until a site changes state (no randomness, rotation, RTT or clock in it). */
+  readonly stable: boolean;
 }
 
 /** Steers a GSLB name: `qtype` is 'A' or 'AAAA'. */

@@ -141,7 +141,7 @@ export class DnsServer {
       this.addrs.set(address, a);
       src = a;
     }
-    const r = this.safeAnswer(msg, src, true);
+    const r = this.safeAnswer(msg, src, true, address);
     this.counters.count('udp', r);
     if (r.bytes === null) return;
     if (this.rrl.enabled) {
@@ -160,9 +160,9 @@ export class DnsServer {
     s.send(r.bytes, port, address);
   }
 
-  private safeAnswer(msg: Buffer, src: Addr, udp: boolean): WireResult {
+  private safeAnswer(msg: Buffer, src: Addr, udp: boolean, srcKey?: string): WireResult {
     try {
-      return answer(msg, src, udp, this.ctx);
+      return answer(msg, src, udp, this.ctx, srcKey);
     } catch {
       // A bug, not the packet's fault (wire.ts catches malformed input): answer SERVFAIL, never crash.
       this.counters.event('internal_error');

@@ -21,6 +21,8 @@ export interface FastQuery {
   udpSize: number;
   /** The ECS option's data (RFC 7871 §6), or null. */
   ecs: Buffer | null;
+  /** EDNS options other than ECS were present (COOKIE …): the exact bytes will not repeat. */
+  otherOptions: boolean;
 }
 
 /** Reads `b` as a plain query; null when it is anything else (the general path decides). */
@@ -31,20 +33,23 @@ export function readFastQuery(b: Buffer): FastQuery | null {
   if ((b[2] & 0xf8) !== 0 || b[4] !== 0 || b[5] !== 1 || b[6] !== 0 || b[7] !== 0 || b[8] !== 0 || b[9] !== 0 || b[10] !== 0 || b[11] > 1) return null;
   let o = 12;
   let name = '';
+  let upper = false;
   for (;;) {
     if (o >= len) return null;
     const l = b[o++];
     if (l === 0) break;
     if (l > 63 || o + l > len || o - 12 + l > 254) return null;
-    if (name.length > 0) name += '.';
-    for (let i = 0; i < l; i++) {
-      let c = b[o + i];
-      if (c >= 65 && c <= 90) c |= 0x20;
-      else if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 95)) return null;
-      name += String.fromCharCode(c);
+    for (let i = o; i < o + l; i++) {
+      const c = b[i];
+      if (c >= 97 && c <= 122) continue;
+      if (c >= 65 && c <= 90) upper = true;
+      else if (!((c >= 48 && c <= 57) || c === 45 || c === 95)) return null;
     }
+    const label = b.toString('latin1', o, o + l);
+    name = name.length === 0 ? label : `${name}.${label}`;
     o += l;
   }
+  if (upper) name = name.toLowerCase();
   const nameEnd = o;
   if (o + 4 > len) return null;
   const qtype = QTYPES[(b[o] << 8) | b[o + 1]];
@@ -52,6 +57,7 @@ export function readFastQuery(b: Buffer): FastQuery | null {
   o += 4;
   let udpSize = 0;
   let ecs: Buffer | null = null;
+  let otherOptions = false;
   if (b[11] === 1) {
     // OPT: root name, type 41, class = UDP size, TTL = ext-rcode, version 0, flags; rdlen; options.
     if (o + 11 > len || b[o] !== 0 || b[o + 1] !== 0 || b[o + 2] !== 41 || b[o + 6] !== 0) return null;
@@ -70,10 +76,10 @@ export function readFastQuery(b: Buffer): FastQuery | null {
       if (code === 8) {
         if (ecs !== null) return null;
         ecs = b.subarray(o, o + olen);
-      }
+      } else otherOptions = true;
       o += olen;
     }
     if (udpSize < 512) udpSize = 512;
   } else if (o !== len) return null;
-  return { name, nameEnd, qtype, udpSize, ecs };
+  return { name, nameEnd, qtype, udpSize, ecs, otherOptions };
 }

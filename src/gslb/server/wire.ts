@@ -35,6 +35,12 @@ export interface WireContext {
   readonly ednsUdpSize: number;
   /** Encoded responses by query shape and answer (see fastAnswer); rebuilt with the context on reload. */
   readonly cache?: ResponseCache;
+  /**
+   * UDP responses by the resolver's address and the query's exact bytes after the ID: a hit is a
+   * copy and an ID patch. Only answers that cannot change until a site changes state go here; the
+   * runtime clears it on every site state change.
+   */
+  readonly exact?: ResponseCache;
 }
 
 /** Encoded responses kept at most (the map starts afresh when full). */
@@ -137,13 +143,23 @@ function encodeResponse(
  * GSLB names, by the decision (addresses, TTL, scope): a hit costs a copy and three patches (ID, RD,
  * the question name's letter case).
  */
-function fastAnswer(query: Buffer, fq: FastQuery, ecs: Ecs | null, resolver: Addr, udp: boolean, ctx: WireContext): WireResult {
+/** The client of the query being answered: read by `steerCurrent` (all synchronous, one query at a time). */
+const current: { ctx: WireContext; client: ClientView; dynamic: boolean; stable: boolean } = { ctx: null as unknown as WireContext, client: { addr: new Uint8Array(4), prefix: 0 }, dynamic: false, stable: true };
+const steerCurrent: Steer = (name, family) => {
+  current.dynamic = true;
+  const a = current.ctx.steer(name, family, current.client);
+  if (!a.stable) current.stable = false;
+  return a;
+};
+
+function fastAnswer(query: Buffer, fq: FastQuery, ecs: Ecs | null, resolver: Addr, udp: boolean, ctx: WireContext, exactKey: string | null): WireResult {
   const client: ClientView = ecs !== null && ecs.source > 0 ? { addr: ecs.addr, prefix: ecs.source } : { addr: resolver, prefix: resolver.length * 8 };
-  let dynamic = false;
-  const res = ctx.zones.resolve(fq.name, fq.qtype, (name, family) => {
-    dynamic = true;
-    return ctx.steer(name, family, client);
-  });
+  current.ctx = ctx;
+  current.client = client;
+  current.dynamic = false;
+  current.stable = true;
+  const res = ctx.zones.resolve(fq.name, fq.qtype, steerCurrent);
+  const dynamic = current.dynamic;
   let key = `${udp ? 'u' : 't'}${fq.udpSize}|${fq.ecs === null ? '' : fq.ecs.toString('latin1')}|${fq.qtype}|${fq.name}`;
   if (dynamic) {
     key += `#${res.rcode},${res.scope}`;
@@ -164,19 +180,40 @@ function fastAnswer(query: Buffer, fq: FastQuery, ecs: Ecs | null, resolver: Add
   out[1] = query[1];
   out[2] = (out[2] & 0xfe) | (query[2] & 0x01);
   query.copy(out, 12, 12, fq.nameEnd);
+  const exact = ctx.exact;
+  if (exactKey !== null && exact !== undefined && !fq.otherOptions && current.stable) {
+    if (exact.size >= CACHE_MAX) exact.clear();
+    exact.set(exactKey, { bytes: Buffer.from(out), rcode: c.rcode, truncated: c.truncated });
+  }
   return { bytes: out, rcode: c.rcode, truncated: c.truncated };
 }
 
-/** Answers one query. `resolver` is the packet's source address (4 or 16 bytes); `udp` enables truncation. */
-export function answer(query: Buffer, resolver: Addr, udp: boolean, ctx: WireContext): WireResult {
+/**
+ * Answers one query. `resolver` is the packet's source address (4 or 16 bytes); `udp` enables
+ * truncation; `resolverKey` (the source address as text, UDP only) enables the exact-bytes cache.
+ */
+export function answer(query: Buffer, resolver: Addr, udp: boolean, ctx: WireContext, resolverKey?: string): WireResult {
   if (query.length < 12) return DROP;
+  let exactKey: string | null = null;
+  const exact = ctx.exact;
+  if (udp && resolverKey !== undefined && exact !== undefined && query.length <= 512) {
+    exactKey = resolverKey + query.toString('latin1', 2);
+    const hit = exact.get(exactKey);
+    if (hit !== undefined) {
+      const out = Buffer.allocUnsafe(hit.bytes.length);
+      hit.bytes.copy(out);
+      out[0] = query[0];
+      out[1] = query[1];
+      return { bytes: out, rcode: hit.rcode, truncated: hit.truncated };
+    }
+  }
   const flags = query.readUInt16BE(2);
   if ((flags & QR) !== 0) return DROP;
   if ((flags & OPCODE_MASK) !== 0) return headerOnly(query, RCODE.NOTIMP);
   const fq = readFastQuery(query);
   if (fq !== null) {
     const ecs = fq.ecs === null ? null : parseEcs(fq.ecs);
-    if (fq.ecs === null || ecs !== null) return fastAnswer(query, fq, ecs, resolver, udp, ctx);
+    if (fq.ecs === null || ecs !== null) return fastAnswer(query, fq, ecs, resolver, udp, ctx, exactKey);
   }
   let q: dnsPacket.DecodedPacket;
   try {
