@@ -22,7 +22,8 @@ import * as dnsPacket from 'dns-packet';
 import { freePorts } from './lib/net.ts';
 import { Children, gist, type Child } from './lib/procs.ts';
 import { median } from './lib/report.ts';
-import { which, versionLine } from './lib/tools.ts';
+import { which } from './lib/tools.ts';
+import { spawnSync } from 'node:child_process';
 import { REPO_ROOT } from './lib/targets.ts';
 
 const say = (s = ''): void => { process.stdout.write(`${s}\n`); };
@@ -151,8 +152,13 @@ async function main(): Promise<void> {
   say(`date:     ${new Date().toISOString()}`);
   say(`node:     ${process.version}`);
   say(`cpu:      ${os.cpus()[0]?.model ?? 'unknown'} × ${os.availableParallelism()}`);
-  say(`dnsperf:  ${bins.dnsperf === null ? 'missing (apt install dnsperf)' : versionLine('dnsperf', bins.dnsperf, '-h').replace(/^.*?(Version.*)?$/, '$1') || bins.dnsperf}`);
-  say(`gdnsd:    ${bins.gdnsd === null ? 'missing (apt install gdnsd)' : bins.gdnsd}`);
+  const version = (bin: string | null, flag: string, re: RegExp): string => {
+    if (bin === null) return 'missing';
+    const r = spawnSync(bin, [flag], { encoding: 'utf8', timeout: 5000 });
+    return re.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[0] ?? bin;
+  };
+  say(`dnsperf:  ${bins.dnsperf === null ? 'missing (apt install dnsperf)' : version(bins.dnsperf, '-h', /Version \S+/)}`);
+  say(`gdnsd:    ${bins.gdnsd === null ? 'missing (apt install gdnsd)' : version(bins.gdnsd, '-h', /gdnsd version \S+/)}`);
   say(`pinning:  ${bins.taskset === null ? 'none (taskset missing: apt install util-linux)' : 'servers on core 0, dnsperf on core 1'}`);
   say(`run:      ${o.reps} × ${o.duration} s per server and scenario, dnsperf -c ${o.clients} -q ${o.outstanding}`);
   if (bins.dnsperf === null) { say('skipped: dnsperf missing (apt install dnsperf)'); return; }
