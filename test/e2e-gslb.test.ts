@@ -154,6 +154,14 @@ test('geo by ECS subnet with dig; the region\'s check target dies → the answer
     const view = JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb?client=203.0.113.7')).body) as { names: { name: string; healthy: string[]; answer: { sites: string[]; addresses: string[] } }[] };
     assert.deepEqual(view.names[0].healthy, ['eu', 'us']);
     assert.deepEqual(view.names[0].answer.sites, ['eu']);
+    // The checks' durations feed each site's RTT (the latency policy's input).
+    for (let i = 0; i < 30; i++) {
+      const v = JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb')).body) as { sites: { rttMs: number | null }[] };
+      if (v.sites.every((x) => typeof x.rttMs === 'number')) break;
+      await sleep(100);
+    }
+    const rtts = (JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb')).body) as { sites: { rttMs: number | null }[] }).sites.map((x) => x.rttMs);
+    assert.ok(rtts.every((r) => typeof r === 'number' && r >= 0 && r < 1000), `rtts ${JSON.stringify(rtts)}`);
     assert.equal((await adminGet(f.adminPort, '/api/v1/gslb?subnet=nope')).status, 400);
 
     // Kill eu's check target.

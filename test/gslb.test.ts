@@ -386,3 +386,20 @@ test('exact-bytes cache (UDP): a repeated query from the same resolver is a copy
   assert.equal(seen.size, 2, 'weighted random still varies');
   assert.equal(c2.exact!.size, 0);
 });
+
+test('wire: IPv6 ECS subnets decide with IPv6 map blocks; the scope is echoed for family 2', () => {
+  const rt = new GslbRuntime(gslbConfig({
+    zones: [{ name: 'example.com' }],
+    sites: [{ name: 'eu', addresses: ['198.51.100.1', '2001:db8:e::1'] }, { name: 'us', addresses: ['198.51.100.2', '2001:db8:a::1'] }],
+    names: [{ name: 'app.example.com', policy: 'geo', targets: [{ site: 'eu' }, { site: 'us' }], geo: { map: [{ cidr: '2001:db8:1000::/36', region: 'us' }], default: 'eu' } }],
+  }), log);
+  const ctx = (rt as unknown as { ctx: WireContext }).ctx;
+  const ask = (ip: string, source: number, type = 'AAAA') => {
+    const p = dnsPacket.decode(answer(query('app.example.com', type, { ecs: { ip, source } }), LOCAL, true, ctx).bytes!);
+    const ecs = (p.additionals![0] as dnsPacket.OptAnswer).options!.find((o) => o.code === 8) as { family: number; sourcePrefixLength: number; scopePrefixLength: number };
+    return [(p.answers![0] as { data: string }).data, ecs.family, ecs.sourcePrefixLength, ecs.scopePrefixLength];
+  };
+  assert.deepEqual(ask('2001:db8:1234::', 48), ['2001:db8:a::1', 2, 48, 36]);
+  assert.deepEqual(ask('2001:db8:1234::', 48, 'A'), ['198.51.100.2', 2, 48, 36]);
+  assert.deepEqual(ask('2001:db8:2000::', 56), ['2001:db8:e::1', 2, 56, 35]); // outside: the widest block without the /36
+});
