@@ -302,13 +302,22 @@ test('rate limiting per /24, TCP connection cap and idle timeout', { timeout: 60
     const viaTcp = await tcpExchange(port, query('www.example.com', 'A'), 10_000);
     assert.ok(viaTcp !== null, 'no TCP answer');
     assert.equal(rcodeOf(viaTcp), 0);
-    // Two idle connections fill the cap; a third is closed at once.
+    // Two idle connections fill the cap; a third is closed at once. One of them trickles a byte now
+    // and then, which is not a query: it is closed on time too.
     const socks = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
     await Promise.all(socks.map((s) => once(s, 'connect')));
+    socks[1].write(Buffer.from([0x01, 0x00])); // a 256-byte message announced, then one byte every 300 ms
+    const trickle = setInterval(() => { if (!socks[1].destroyed) socks[1].write(Buffer.from([0x41])); }, 300);
     await sleep(200);
     assert.equal(await tcpExchange(port, query('www.example.com', 'A'), 3000), null);
     const closedAt = Date.now();
-    await Promise.all(socks.map((s) => once(s, 'close')));
+    const bothClosed = await Promise.race([
+      Promise.all(socks.map((s) => once(s, 'close'))).then(() => true),
+      sleep(8000).then(() => false),
+    ]);
+    clearInterval(trickle);
+    for (const s of socks) s.destroy();
+    assert.ok(bothClosed, 'an idle (or trickling) TCP connection was not closed within 8 s');
     const idle = Date.now() - closedAt;
     assert.ok(idle < 5000, `idle connections closed after ${idle} ms`);
     const open = async () => (JSON.parse((await adminGet(f.adminPort, '/api/v1/gslb')).body) as { counters: { tcpConnections: number } }).counters.tcpConnections;

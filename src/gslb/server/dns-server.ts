@@ -181,13 +181,18 @@ export class DnsServer {
       return;
     }
     this.conns.add(sock);
-    sock.on('close', () => this.conns.delete(sock));
-    sock.on('error', () => sock.destroy());
-    sock.setNoDelay(true);
-    sock.setTimeout(this.opts.tcp.idleTimeout, () => {
+    // Idle = no complete query (RFC 7766 §6.2.3): a byte now and then does not keep a connection.
+    const idle = setTimeout(() => {
       this.counters.event('tcp_idle_closed');
       sock.destroy();
+    }, this.opts.tcp.idleTimeout);
+    idle.unref();
+    sock.on('close', () => {
+      clearTimeout(idle);
+      this.conns.delete(sock);
     });
+    sock.on('error', () => sock.destroy());
+    sock.setNoDelay(true);
     const src = parseAddr(sock.remoteAddress ?? '') ?? new Uint8Array(4);
     let buf: Buffer = Buffer.alloc(0);
     sock.on('data', (chunk: Buffer) => {
@@ -198,6 +203,7 @@ export class DnsServer {
         if (buf.length < 2 + len) break;
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
+        idle.refresh();
         const r = this.safeAnswer(Buffer.from(msg), src, false);
         this.counters.count('tcp', r);
         if (r.bytes === null) { sock.destroy(); return; }
