@@ -192,6 +192,7 @@ test('geo by ECS subnet with dig; the region\'s check target dies → the answer
     }
     assert.ok(movedBack > 0, 'the answer never moved back to eu');
     assert.ok(movedBack - backAt <= interval * rise + 1000, `moved back after ${movedBack - backAt} ms`);
+    console.log(`# figure: geo failover: answer moved ${movedAt - killedAt} ms after the check target died (bound ${bound} ms), back ${movedBack - backAt} ms after it returned (bound ${interval * rise + 1000} ms)`);
     assert.equal(await plain(), '198.51.100.10');
   } finally {
     await f.stop();
@@ -263,6 +264,7 @@ test('weighted converges to its weights over 10,000 queries; consistent weighted
     assert.equal(answers.filter((x) => x === '10.0.0.9').length, 0, 'a drained site is never answered');
     assert.ok(lost < 200, `lost ${lost}`);
     const share = a / (a + b);
+    console.log(`# figure: weighted 1:3 over 10,000 queries: a ${a}, b ${b} (share of a ${share.toFixed(4)}), lost ${lost}`);
     assert.ok(Math.abs(share - 0.25) < 0.02, `share of a ${share} (a ${a}, b ${b})`);
 
     const rnd = mulberry32(1);
