@@ -13,6 +13,7 @@ export interface ListenerGaugeSource {
   readonly config: { readonly name: string; readonly protocol: string };
   readonly conns: { readonly size: number };
 }
+import type { DnsCounters } from '../gslb/server/dns-server.ts';
 
 /** Duration buckets in seconds (1 ms … 30 s). */
 export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -403,6 +404,28 @@ export class Metrics {
   }
 
   /** Tells the gauges where the live pools are (the runtime swaps snapshots). */
+  /** Source of the GSLB DNS server's counters (null without a gslb section). */
+  private dns: () => DnsCounters | null = () => null;
+
+  /** Sets where fulcrum_dns_responses_total and fulcrum_dns_events_total read from (the runtime's GSLB service). */
+  setDnsSource(source: () => DnsCounters | null): void {
+    this.dns = source;
+    const read = (pick: (c: DnsCounters) => Map<string, number>, label: (k: string) => Record<string, string>) => (): MetricValue[] => {
+      const c = this.dns();
+      return c === null ? [] : [...pick(c)].map(([k, value]) => ({ value, labels: label(k) }));
+    };
+    const responses = read((c) => c.responses, (k) => { const [transport, rcode] = k.split(' '); return { transport, rcode }; });
+    const events = read((c) => c.events, (event) => ({ event }));
+    this.registry.registerMetric({
+      name: 'fulcrum_dns_responses_total',
+      get: async () => ({ name: 'fulcrum_dns_responses_total', type: 'counter', aggregator: 'sum', values: responses(), help: 'GSLB DNS responses sent, by transport (udp, tcp) and RCODE.' }),
+    } as never);
+    this.registry.registerMetric({
+      name: 'fulcrum_dns_events_total',
+      get: async () => ({ name: 'fulcrum_dns_events_total', type: 'counter', aggregator: 'sum', values: events(), help: 'GSLB DNS server events: dropped (not a query), truncated, rrl_dropped, rrl_slipped, tcp_refused, tcp_idle_closed.' }),
+    } as never);
+  }
+
   setPoolSource(source: () => Iterable<PoolRuntime>): void {
     this.pools = source;
   }

@@ -14,7 +14,8 @@
  *   GET  /healthz, /metrics, /api/v1/status, /api/v1/listeners, /api/v1/routes, /api/v1/pools,
  *        /api/v1/pools/{pool}, /api/v1/pools/{pool}/whatif?remove=ADDRESS,
  *        /api/v1/pools/{pool}/keyspace?segments=N,
- *        /api/v1/events?since=ID&limit=N, /api/v1/config, /api/v1/stream
+ *        /api/v1/events?since=ID&limit=N, /api/v1/config, /api/v1/stream,
+ *        /api/v1/gslb[?client=ADDR|?subnet=CIDR] (GSLB sites and names; with a client: its answer)
  *   POST /api/v1/explain
  *   POST /api/v1/pools/{pool}/endpoints/{address}/drain | /undrain
  *   PUT  /api/v1/pools/{pool}/endpoints/{address}/weight      {"weight": 3}
@@ -62,6 +63,12 @@ const ROUTES: Record<string, Handler> = {
   'GET /healthz': (rt, _req, res) => {
     const draining = rt.listeners.some((l) => l.draining);
     text(res, draining ? 503 : 200, draining ? 'draining\n' : 'ok\n');
+  },
+  'GET /api/v1/gslb': (rt, req, res) => {
+    if (rt.gslb === null) return json(res, 404, { error: 'no gslb section in the config' });
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const view = rt.gslb.view(q.get('client') ?? q.get('subnet'));
+    json(res, (view as { error?: string }).error !== undefined ? 400 : 200, view);
   },
   'GET /metrics': async (rt, _req, res) => {
     text(res, 200, await rt.metrics.registry.metrics(), rt.metrics.registry.contentType);

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import '../balancing/index.ts'; // side effect: every algorithm registers itself
 import { algorithmNames } from '../balancing/registry.ts';
+import { gslbSchema } from '../gslb/schema.ts';
 import {
   MAX_DURATION_MS, TOKEN_RE, isHostPattern, isIpOrCidr, normalizeHashKey, parseHostPort,
   regexError, tryParseDuration,
@@ -627,6 +628,7 @@ export const ConfigSchema = z.strictObject({
   shutdown: ShutdownSchema.prefault({}),
   listeners: z.array(ListenerSchema).min(1).describe('Listeners (at least one).'),
   pools: z.array(PoolSchema).min(1).describe('Pools of backend servers (at least one).'),
+  gslb: gslbSchema({ Duration, ListenAddress, ServerAddress, HealthCheck: HealthCheckSchema }).optional(),
 }).describe('Fulcrum configuration file.');
 
 /** Schemas the JSON Schema export decorates (identity-compared). */

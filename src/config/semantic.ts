@@ -11,6 +11,7 @@ import { formatPath, type PathSegment, type PathedProblem } from './problems.ts'
 import { isWildcardHost, parseHostPort, tryParseDuration } from './values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import { listenerTlsProblems, poolTlsProblems } from '../l7/tls/validate.ts';
+import { gslbProblems } from '../gslb/semantic.ts';
 
 
 type Obj = Record<string, unknown>;
@@ -90,6 +91,7 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
   });
 
   checkListenCollisions(raw, listeners, add);
+  gslbProblems(raw.gslb, add);
   return out;
 }
 
@@ -159,6 +161,11 @@ function checkListenCollisions(raw: Obj, listeners: unknown[], add: (s: PathSegm
     } else bound.push(me);
   };
   listeners.forEach((l, li) => { if (isObj(l)) consider(['listeners', li, 'listen'], l.listen, null, l.protocol === 'udp'); });
+  // The GSLB DNS server binds its address for both TCP and UDP.
+  if (isObj(raw.gslb) && typeof raw.gslb.listen === 'string') {
+    consider(['gslb', 'listen'], raw.gslb.listen, null, false);
+    consider(['gslb', 'listen'], raw.gslb.listen, null, true);
+  }
   const admin = isObj(raw.admin) ? raw.admin : {};
   if (admin.enabled === false) return;
   if (admin.listen !== undefined) consider(['admin', 'listen'], admin.listen, null);

@@ -41,6 +41,7 @@ export interface ReloadOrigin {
   /** Admin writes: the endpoint concerned, if one. */
   readonly server?: string;
 }
+import { GslbRuntime } from '../gslb/runtime.ts';
 
 export interface BoundAddress {
   name: string;
@@ -78,6 +79,8 @@ export class Runtime {
   /** When the process started (ms since the epoch). */
   readonly startedAt = Date.now();
   admin: AdminServer | null = null;
+  /** The GSLB DNS server (null without a `gslb` section). */
+  gslb: GslbRuntime | null = null;
   /** 1 for the config the process started with, +1 per reload carried out. */
   generation = 1;
   /** Listeners a reload removed or moved, still draining, with their drain promise. */
@@ -91,6 +94,8 @@ export class Runtime {
     for (const p of config.pools) this.pools.set(p.name, new PoolRuntime(p, undefined, Math.random, Date.now, this.onHealth));
     this.metrics.setPoolSource(() => this.pools.values());
     this.metrics.setListenerSource(() => this.listeners);
+    if (config.gslb !== undefined) this.gslb = new GslbRuntime(config.gslb, log);
+    this.metrics.setDnsSource(() => this.gslb?.counters ?? null);
     for (const l of config.listeners) {
       const router = l.routes === undefined ? null : compileRouter(l.routes, `listeners.${l.name}.routes`);
       this.listeners.push(createListener(l, { router, pools: this.pools }, this.metrics));
@@ -114,6 +119,11 @@ export class Runtime {
         this.bound.set(l.config.name, { name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }
+      if (this.gslb !== null) {
+        const port = await this.gslb.start();
+        const { host } = splitHostPort(this.gslb.config.listen);
+        this.log.info({ address: `${host}:${port}` }, 'GSLB DNS server started (UDP and TCP)');
+      }
       let admin: BoundAddress | null = null;
       if (this.config.admin.enabled) {
         this.admin = new AdminServer(this, this.config.admin);
@@ -124,6 +134,7 @@ export class Runtime {
     } catch (err) {
       for (const l of this.listeners) l.abandon();
       this.admin?.close();
+      void this.gslb?.stop();
       this.sweeper.stop();
       for (const pool of this.pools.values()) pool.stop();
       throw err;
@@ -214,6 +225,12 @@ export class Runtime {
     if (this.stopping !== null) {
       rollback();
       return refuse('FULCRUM_E_SHUTTING_DOWN', [{ path: '(root)', message: 'shutting down: reload ignored' }]);
+    }
+    // 2b. GSLB: compiled and (when its address changed) bound before anything is swapped.
+    const gslbProblem = await this.reloadGslb(config);
+    if (gslbProblem !== null) {
+      rollback();
+      return refuse(gslbProblem.code, [gslbProblem.problem]);
     }
 
     // 3. From here on, synchronous: no request runs between building the pools and the swap.
@@ -318,6 +335,32 @@ export class Runtime {
     });
   }
 
+  /** Applies the `gslb` section of a reloaded config (added, changed, removed); a problem refuses the reload. */
+  private async reloadGslb(config: Config): Promise<{ code: 'FULCRUM_E_CONFIG_INVALID' | 'FULCRUM_E_LISTEN'; problem: Problem } | null> {
+    const next = config.gslb;
+    if (JSON.stringify(next) === JSON.stringify(this.config.gslb)) return null;
+    try {
+      if (next === undefined) {
+        await this.gslb?.stop();
+        this.gslb = null;
+      } else if (this.gslb === null) {
+        const g = new GslbRuntime(next, this.log);
+        await g.start();
+        this.gslb = g;
+      } else {
+        await this.gslb.reload(next);
+      }
+      return null;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (typeof e.code === 'string' && e.code.startsWith('E')) {
+        return { code: 'FULCRUM_E_LISTEN', problem: { path: 'gslb.listen', message: `cannot bind ${next?.listen}: ${e.code} (FULCRUM_E_LISTEN)` } };
+      }
+      const m = /^(gslb\.[^:]+): (.*)$/s.exec(e.message);
+      return { code: 'FULCRUM_E_CONFIG_INVALID', problem: m ? { path: m[1], message: m[2] } : { path: 'gslb', message: e.message } };
+    }
+  }
+
   /** A listener left service: stop accepting, drain its connections, then forget it. */
   private retire(l: ServiceListener, graceMs: number): void {
     this.log.info({ listener: l.config.name, connections: l.conns.size }, 'listener draining');
@@ -353,6 +396,7 @@ export class Runtime {
         for (const ep of pool.endpoints) while (ep.idle.length > 0) ep.idle[0].destroy();
       }
       this.sweeper.stop();
+      await this.gslb?.stop();
       await this.admin?.close();
       this.log.info('stopped');
     })();
