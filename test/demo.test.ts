@@ -9,6 +9,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dig, HAVE_DIG } from './helpers/gslb.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -36,7 +37,8 @@ test('demo: backends fast/slow/flaky behind Fulcrum; SIGINT stops everything wit
   const ports = [await freePort(), await freePort(), await freePort()];
   let yaml = readFileSync(join(root, 'examples/demo.yaml'), 'utf8')
     .replace('listen: 127.0.0.1:9090', 'listen: 127.0.0.1:0')
-    .replace('listen: 127.0.0.1:8080', 'listen: 127.0.0.1:0');
+    .replace('listen: 127.0.0.1:8080', 'listen: 127.0.0.1:0')
+    .replace('listen: 127.0.0.1:5353', 'listen: 127.0.0.1:0');
   for (let i = 0; i < 3; i++) yaml = yaml.replaceAll(`127.0.0.1:910${i + 1}`, `127.0.0.1:${ports[i]}`);
   const file = join(dir, 'demo.yaml');
   writeFileSync(file, yaml);
@@ -67,9 +69,23 @@ test('demo: backends fast/slow/flaky behind Fulcrum; SIGINT stops everything wit
     const demo = pools.pools.find((p) => p.name === 'demo')!;
     assert.equal(demo.endpoints.reduce((a, e) => a + e.requests, 0), 30);
     assert.equal(demo.endpoints[2].errors, kinds.get('flaky')!.length);
+    // The demo's GSLB: app.demo.test steered by ECS subnet to the fast (127.0.0.11) and slow (127.0.0.12) sites.
+    const gslb = await (await fetch(`http://127.0.0.1:${admin}/api/v1/gslb`)).json() as { port: number };
+    assert.ok(gslb.port > 0, JSON.stringify(gslb));
+    if (HAVE_DIG) {
+      const want: [string, string][] = [['203.0.113.0/24', '127.0.0.11'], ['198.51.100.0/24', '127.0.0.12']];
+      for (const [subnet, addr] of want) {
+        let got: string[] = [];
+        for (let i = 0; i < 50 && got[0] !== addr; i++) { // sites start unknown: answered once their first check passes
+          got = (await dig(gslb.port, ['app.demo.test', 'A', `+subnet=${subnet}`, '+nocookie'])).answers.map((a) => a.data);
+          if (got[0] !== addr) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.deepEqual(got, [addr], `app.demo.test for ${subnet}`);
+      }
+    } else if (process.env.FULCRUM_TEST_STRICT === '1') assert.fail('dig is required (Debian package bind9-dnsutils)');
     child.kill('SIGINT');
     assert.equal(await exited, 0);
-    for (const p of [port, ...ports]) assert.ok(await refused(p), `port ${p} still open after Ctrl-C`);
+    for (const p of [port, gslb.port, ...ports]) assert.ok(await refused(p), `port ${p} still open after Ctrl-C`);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

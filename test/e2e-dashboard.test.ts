@@ -76,7 +76,7 @@ interface Demo {
 async function startDemo(): Promise<Demo> {
   const dir = mkdtempSync(join(tmpdir(), 'fulcrum-dash-'));
   const ports = [await freePort(), await freePort(), await freePort()];
-  let yaml = readFileSync(join(root, 'examples/demo.yaml'), 'utf8');
+  let yaml = readFileSync(join(root, 'examples/demo.yaml'), 'utf8').replace('listen: 127.0.0.1:5353', 'listen: 127.0.0.1:0');
   for (let i = 0; i < 3; i++) yaml = yaml.replaceAll(`127.0.0.1:910${i + 1}`, `127.0.0.1:${ports[i]}`);
   const file = join(dir, 'demo.yaml');
   writeFileSync(file, yaml);
