@@ -68,3 +68,17 @@ test('run: an address already in use exits 1 with FULCRUM_E_LISTEN', async () =>
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('run: an admin token variable that is not set stops the start with one line naming it (no stack trace, not "cannot listen"), exit 1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fulcrum-cli-'));
+  try {
+    const file = join(dir, 'token.yaml');
+    writeFileSync(file, 'admin: { listen: 127.0.0.1:0, auth: { tokenEnv: FULCRUM_TEST_UNSET_TOKEN_VAR } }\n'
+      + 'listeners: [ { name: web, listen: 127.0.0.1:0, routes: [ { pool: p } ] } ]\npools: [ { name: p, servers: [ { address: 127.0.0.1:1 } ] } ]\n');
+    const r = run(['src/cli/main.ts', 'run', '--config', file]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, 'fulcrum: cannot start: admin.auth.tokenEnv: environment variable FULCRUM_TEST_UNSET_TOKEN_VAR is not set or empty (FULCRUM_E_CONFIG_INVALID)\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

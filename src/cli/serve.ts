@@ -32,7 +32,14 @@ export interface ServeOptions {
 export async function serve(config: Config, options: ServeOptions | ((rt: Runtime) => void) = {}): Promise<number> {
   const opts: ServeOptions = typeof options === 'function' ? { onStarted: options } : options;
   const log = createLogger();
-  const rt = new Runtime(config, log);
+  let rt: Runtime;
+  try {
+    rt = new Runtime(config, log);
+  } catch (err) {
+    // Validated, but something it names changed since (an .mmdb file replaced, …): say so, exit 1.
+    process.stderr.write(startFailure(err));
+    return 1;
+  }
   // SIGHUP's default action ends the process: take it over before binding, reload once started.
   let reloader: FileReloader | null = null;
   let hupBeforeStart = false;
@@ -47,8 +54,7 @@ export async function serve(config: Config, options: ServeOptions | ((rt: Runtim
     started = await rt.start();
   } catch (err) {
     process.off('SIGHUP', onHup);
-    const e = err as NodeJS.ErrnoException;
-    process.stderr.write(`fulcrum: cannot listen: ${e.message} (FULCRUM_E_LISTEN)\n`);
+    process.stderr.write(startFailure(err));
     return 1;
   }
   for (const l of started.listeners) process.stdout.write(`listener ${l.name} http://${fmtHost(l.host)}:${l.port}\n`);
@@ -210,4 +216,16 @@ class FileReloader {
 
 function fmtHost(h: string): string {
   return h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+}
+
+/**
+ * The one line a failed start prints: a socket error (errno code) is a listen failure; anything else
+ * is a problem with what the config names (an admin token variable that is not set, a file that
+ * changed since validation), printed with its path and no stack trace.
+ */
+function startFailure(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof e?.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) return `fulcrum: cannot listen: ${message} (FULCRUM_E_LISTEN)\n`;
+  return `fulcrum: cannot start: ${message} (FULCRUM_E_CONFIG_INVALID)\n`;
 }
