@@ -11,6 +11,7 @@
  * Targets of issue 5: L4 req/s ≥ 0.8× HAProxy tcp, iperf3 ≥ 0.8× HAProxy, ≤ 10 KiB per connection.
  * Usage: node bench/l4.ts [--duration S (8)] [--reps N (3)] [--connections C (64)] [--idle N (9500)]
  *        [--only idle,small,large,iperf3 (all)] [--cpu-prof DIR (Fulcrum runs with --cpu-prof into DIR)]
+ *        [--node-flags "FLAGS" (extra node/V8 flags for the Fulcrum process, to try runtime settings)]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,13 +31,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type Target = 'direct' | 'Fulcrum' | 'HAProxy';
 
-interface Opts { duration: number; reps: number; connections: number; idle: number; only: Set<string>; cpuProf: string | null }
+interface Opts { duration: number; reps: number; connections: number; idle: number; only: Set<string>; cpuProf: string | null; nodeFlags: string[] }
 
 const STAGES = ['idle', 'small', 'large', 'iperf3'];
 
 function options(): Opts {
   const { values } = parseArgs({
-    options: { duration: { type: 'string' }, reps: { type: 'string' }, connections: { type: 'string' }, idle: { type: 'string' }, only: { type: 'string' }, 'cpu-prof': { type: 'string' } },
+    options: { duration: { type: 'string' }, reps: { type: 'string' }, connections: { type: 'string' }, idle: { type: 'string' }, only: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'node-flags': { type: 'string' } },
   });
   const n = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
   const o = { duration: n(values.duration, 8), reps: n(values.reps, 3), connections: n(values.connections, 64), idle: n(values.idle, 9500) };
@@ -45,7 +46,8 @@ function options(): Opts {
   for (const x of only) if (!STAGES.includes(x)) throw new Error(`--only: unknown stage "${x}" (stages: ${STAGES.join(', ')})`);
   const cpuProf = values['cpu-prof'] ?? null;
   if (cpuProf !== null) fs.mkdirSync(cpuProf, { recursive: true });
-  return { ...o, only, cpuProf };
+  const nodeFlags = (values['node-flags'] ?? '').split(/\s+/).filter((f) => f !== '');
+  return { ...o, only, cpuProf, nodeFlags };
 }
 
 function rssOf(pid: number): number {
@@ -115,7 +117,7 @@ async function main(): Promise<number> {
     if (down !== null) { say(`skipped: backends did not start: ${down}`); return 1; }
     const vars = { B1: b1, B2: b2, B3: b3, IPERF: iperf, HOLD: hold };
     const fConf = renderConfig('fulcrum-tcp.yaml', { ...vars, PORT_HTTP: fHttp, PORT_BULK: fBulk, PORT_IDLE: fIdle }, path.join(dir, 'fulcrum-tcp.yaml'));
-    const [fc, fa] = pinned(env, env.proxyCore, process.execPath, [...(o.cpuProf === null ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)]), path.join(REPO_ROOT, 'src/cli/main.ts'), 'run', '--config', fConf, '--no-watch']);
+    const [fc, fa] = pinned(env, env.proxyCore, process.execPath, [...o.nodeFlags, ...(o.cpuProf === null ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(o.cpuProf)]), path.join(REPO_ROOT, 'src/cli/main.ts'), 'run', '--config', fConf, '--no-watch']);
     const fulcrum = children.start('fulcrum', fc, fa, path.join(dir, 'fulcrum.log'), REPO_ROOT);
     const targets: Record<Target, { http: number; bulk: number; idle: number; child: Child | null }> = {
       direct: { http: b1, bulk: iperf, idle: hold, child: null },
