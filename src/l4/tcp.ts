@@ -17,8 +17,7 @@ import type { Counter } from 'prom-client';
 import type { ListenerConfig } from '../config/schema.ts';
 import type { PoolRuntime } from '../runtime/pool.ts';
 import type { Metrics } from '../admin/metrics.ts';
-import { splitHostPort } from '../runtime/pool.ts';
-import { registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../runtime/listener.ts';
+import { graceWait, listenOn, registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../runtime/listener.ts';
 import { isTrusted, normalizeIp, trustMatcher } from '../l7/http1/forwarded.ts';
 import { SniRouter } from './sni-router.ts';
 import { TcpConn, type TcpConnHost } from './tcp-conn.ts';
@@ -130,16 +129,7 @@ export class TcpListener implements ServiceListener, TcpConnHost {
   }
 
   listen(): Promise<number> {
-    const { host, port } = splitHostPort(this.config.listen);
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-      });
-    });
+    return listenOn(this.server, this.config.listen);
   }
 
   /**
@@ -178,17 +168,11 @@ export class TcpListener implements ServiceListener, TcpConnHost {
     this.held = null;
     if (held !== null) for (const socket of held) socket.destroy();
     if (this.conns.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const c of [...this.conns]) c.destroy();
-        resolve();
-      }, graceMs);
-      timer.unref();
-      this.onIdle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    const wait = graceWait(graceMs, () => {
+      for (const c of [...this.conns]) c.destroy();
     });
+    this.onIdle = wait.idle;
+    return wait.done;
   }
 }
 

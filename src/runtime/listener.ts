@@ -13,6 +13,8 @@ import type { Router } from '../l7/router/types.ts';
 import type { PoolRuntime } from './pool.ts';
 import type { Metrics } from '../admin/metrics.ts';
 import type { Deadlined } from './sweeper.ts';
+import type { Server } from 'node:net';
+import { splitHostPort } from './pool.ts';
 
 /** What a listener reads from the config in service: the pools, and its router (`http` only). */
 export interface ServiceSnapshot {
@@ -52,4 +54,38 @@ export function createListener(config: ListenerConfig, snapshot: ServiceSnapshot
 
 export function listenerKinds(): string[] {
   return [...kinds.keys()];
+}
+
+/** Binds a listener's net.Server to `listen` (host:port, backlog 4096); resolves with the bound port. */
+export function listenOn(server: Server, listen: string): Promise<number> {
+  const { host, port } = splitHostPort(listen);
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, backlog: 4096 }, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
+    });
+  });
+}
+
+/**
+ * The grace period of a draining listener: `done` resolves when `idle()` is called (its last
+ * connection closed) or, once `graceMs` has passed, after `destroyAll()` closed what was left.
+ */
+export function graceWait(graceMs: number, destroyAll: () => void): { done: Promise<void>; idle: () => void } {
+  let idle: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      destroyAll();
+      resolve();
+    }, graceMs);
+    timer.unref();
+    idle = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, idle };
 }

@@ -16,8 +16,7 @@ import type { CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { Metrics, RequestSeries } from '../../admin/metrics.ts';
 import type { ErrorCode } from '../../core/errors.ts';
-import { splitHostPort } from '../../runtime/pool.ts';
-import { registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../../runtime/listener.ts';
+import { graceWait, listenOn, registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../../runtime/listener.ts';
 import { attachRouteHooks } from '../middlewares/index.ts';
 
 export class HttpListener implements ListenerRuntime, ServiceListener {
@@ -101,16 +100,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
 
   /** Binds the listen address; resolves with the bound port (the config may say port 0 in tests). */
   listen(): Promise<number> {
-    const { host, port } = splitHostPort(this.config.listen);
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host, port, backlog: 4096 }, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
-      });
-    });
+    return listenOn(this.server, this.config.listen);
   }
 
   /**
@@ -171,17 +161,11 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     if (held !== null) for (const socket of held) socket.destroy();
     for (const c of this.conns) c.shutdown();
     if (this.conns.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        for (const c of this.conns) c.socket.destroy();
-        resolve();
-      }, graceMs);
-      timer.unref();
-      this.onIdle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
+    const wait = graceWait(graceMs, () => {
+      for (const c of this.conns) c.socket.destroy();
     });
+    this.onIdle = wait.idle;
+    return wait.done;
   }
 }
 
