@@ -57,6 +57,12 @@ export class Endpoint {
     for (let guard = 0; e.next !== null && guard < 1_000_000; guard++) e = e.next;
     return e;
   }
+
+  /** Reports an attempt's outcome to outlier detection, on the newest incarnation (a reload may have replaced this one). */
+  recordOutcome(outcome: Outcome, detail: string): void {
+    const e = this.latest();
+    e.pool.record(e.index, outcome, detail);
+  }
 }
 
 /** host and port of an address the config has already validated (`host:port`, `[v6]:port`). */

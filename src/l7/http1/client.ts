@@ -879,10 +879,7 @@ export class ClientConn implements UpstreamOwner {
 
   /** Reports the current attempt's outcome to outlier detection (on the endpoint's newest incarnation). */
   private recordOutcome(outcome: 'success' | 'error' | 'gateway', detail: string): void {
-    const ep = this.endpoint;
-    if (ep === null) return;
-    const e = ep.latest();
-    e.pool.record(e.index, outcome, detail);
+    this.endpoint?.recordOutcome(outcome, detail);
   }
 
   /** The current attempt failed before any response byte: retry it elsewhere, or answer the error. */

@@ -33,18 +33,8 @@ export class RequestViewImpl implements RequestView, KeySource {
   }
 
   get host(): string {
-    if (this.hostCache !== null) return this.hostCache;
-    const raw = (this.head as RequestHead).host;
-    let h = raw === null ? '' : raw.toLowerCase();
-    if (h.startsWith('[')) {
-      const close = h.indexOf(']');
-      if (close > 0) h = h.slice(0, close + 1);
-    } else {
-      const colon = h.lastIndexOf(':');
-      if (colon >= 0) h = h.slice(0, colon);
-    }
-    this.hostCache = h;
-    return h;
+    if (this.hostCache === null) this.hostCache = hostName((this.head as RequestHead).host);
+    return this.hostCache;
   }
 
   private queryIndex(): number {
@@ -95,4 +85,20 @@ export class RequestViewImpl implements RequestView, KeySource {
     }
     return undefined;
   }
+}
+
+/**
+ * The host a route matches: the Host (HTTP/1.1) or :authority (HTTP/2) value lowercased, without
+ * its port (`[v6]` kept whole); '' when the request has none.
+ */
+export function hostName(raw: string | null): string {
+  let h = raw === null ? '' : raw.toLowerCase();
+  if (h.startsWith('[')) {
+    const close = h.indexOf(']');
+    if (close > 0) h = h.slice(0, close + 1);
+  } else {
+    const colon = h.lastIndexOf(':');
+    if (colon >= 0) h = h.slice(0, colon);
+  }
+  return h;
 }

@@ -12,6 +12,7 @@ import type { RequestView } from '../router/types.ts';
 import type { KeySource } from '../../balancing/keys.ts';
 import { findCookie, queryParam } from '../router/params.ts';
 import { forwardedValue } from '../http1/forwarded.ts';
+import { hostName } from '../http1/request-view.ts';
 
 /** Fields that describe one connection only: dropped in both directions. */
 const HOP = new Set([
@@ -40,17 +41,8 @@ export class H2RequestView implements RequestView, KeySource {
   }
 
   get host(): string {
-    if (this.hostCache !== null) return this.hostCache;
-    let h = this.authority === null ? '' : this.authority.toLowerCase();
-    if (h.startsWith('[')) {
-      const close = h.indexOf(']');
-      if (close > 0) h = h.slice(0, close + 1);
-    } else {
-      const colon = h.lastIndexOf(':');
-      if (colon >= 0) h = h.slice(0, colon);
-    }
-    this.hostCache = h;
-    return h;
+    if (this.hostCache === null) this.hostCache = hostName(this.authority);
+    return this.hostCache;
   }
 
   get path(): string {

@@ -389,10 +389,7 @@ export class H2Exchange implements AttemptOwner {
   // ---------------------------------------------------------------- attempts and retries
 
   private recordOutcome(outcome: 'success' | 'error' | 'gateway', detail: string): void {
-    const ep = this.endpoint;
-    if (ep === null) return;
-    const e = ep.latest();
-    e.pool.record(e.index, outcome, detail);
+    this.endpoint?.recordOutcome(outcome, detail);
   }
 
   private attemptFailed(status: number, code: ErrorCode, kind: string, detail: string): void {
