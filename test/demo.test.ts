@@ -5,32 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, refused } from './helpers/ports.ts';
 import { dig, HAVE_DIG } from './helpers/gslb.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => { c.destroy(); resolve(false); });
-    c.once('error', () => resolve(true));
-  });
-}
 
 test('demo: backends fast/slow/flaky behind Fulcrum; SIGINT stops everything with exit 0', { timeout: 30_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fulcrum-demo-'));

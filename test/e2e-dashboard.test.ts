@@ -12,10 +12,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, refused } from './helpers/ports.ts';
 import { simpleConfig, startFulcrum } from './helpers/fulcrum.ts';
 import { startHttpBackend } from './helpers/backends.ts';
 
@@ -24,24 +25,6 @@ const CHROMIUM = '/usr/bin/chromium';
 const SKIP_BROWSER = !existsSync(CHROMIUM) && process.env.FULCRUM_TEST_STRICT !== '1' ? 'chromium not found (Debian package chromium)' : false;
 const ARTIFACTS = join(root, 'test-artifacts');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.once('connect', () => { c.destroy(); resolve(false); });
-    c.once('error', () => resolve(true));
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
