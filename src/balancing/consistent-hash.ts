@@ -33,6 +33,7 @@
 import { registerAlgorithm } from './registry.ts';
 import { SmoothWeighted } from './weighted-round-robin.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
+import { keyCrc32 } from './key-hash.ts';
 import { crc32Fast, crc32Update, crc32UpdateU32LE, gcd } from '../core/hash.ts';
 
 /** Points per unit of weight, as nginx and libketama (160 = 40 MD5 digests × 4 in libketama). */
@@ -184,10 +185,10 @@ export class ConsistentHash implements HashingBalancer {
   }
 
   pick(ctx: PickContext): number {
-    const key = ctx.key;
-    if (key !== undefined && key.length !== 0 && this.points.length !== 0) {
+    const h = keyCrc32(ctx);
+    if (h >= 0 && this.points.length !== 0) {
       // Fast path: the key's own point, when its owner is not excluded (else the walk below).
-      const slot = this.ring[2 * this.findPoint(crc32Fast(key)) + 1];
+      const slot = this.ring[2 * this.findPoint(h) + 1];
       const ex = ctx.excluded;
       if (ex === null || ex[slot] === 0) return slot;
     }
@@ -197,9 +198,9 @@ export class ConsistentHash implements HashingBalancer {
   pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
     const n = this.points.length;
     if (n === 0) return -1;
-    const key = ctx.key;
+    const h = keyCrc32(ctx);
     let i: number;
-    if (key === undefined || key.length === 0) {
+    if (h < 0) {
       const k = this.keyless.next(ctx.excluded, this.members);
       if (k >= 0 && filter.accept(this.members[k])) return this.members[k];
       if (k < 0) return -1;
@@ -207,7 +208,7 @@ export class ConsistentHash implements HashingBalancer {
       this.rr += this.stride;
       if (this.rr >= n) this.rr -= n;
     } else {
-      i = this.findPoint(crc32Fast(key));
+      i = this.findPoint(h);
     }
     const ring = this.ring;
     const ex = ctx.excluded;

@@ -8,6 +8,7 @@
 import { registerAlgorithm } from './registry.ts';
 import type { CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 import { murmur3 } from '../core/hash.ts';
+import { keyMurmur3 } from './key-hash.ts';
 
 const ALWAYS: CandidateFilter = { accept: () => true };
 
@@ -53,11 +54,12 @@ export class IpHash implements HashingBalancer {
     if (n === 0) return -1;
     const ex = ctx.excluded;
     let i: number;
-    if (ctx.key === undefined) {
+    const h = keyMurmur3(ctx);
+    if (h < 0) {
       i = this.rr;
       this.rr = i + 1 >= n ? 0 : i + 1;
     } else {
-      i = murmur3(ctx.key) % n;
+      i = h % n;
     }
     for (let step = 0; step < n; step++) {
       const slot = t[i];

@@ -22,11 +22,12 @@
  * (M − 1)) + 1 (a key-specific "random jump", which spreads a refused endpoint's keys over the
  * others in proportion to their table shares instead of piling them onto one neighbour); then a
  * linear scan of the sorted endpoints starting at h mod N, so a choosable endpoint is always found
- * when one exists. A missing key (ctx.key undefined) is balanced round robin over the endpoints.
+ * when one exists. A missing or empty key is balanced round robin over the endpoints.
  */
 import { registerAlgorithm } from './registry.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext } from './types.ts';
 import { fnv1a32, gcd, mix32, murmur3 } from '../core/hash.ts';
+import { keyMurmur3 } from './key-hash.ts';
 import { ALGORITHM_OPTION_SCHEMAS } from '../config/schema.ts';
 
 /** The paper's default table size: a prime well above 100 × the number of endpoints. */
@@ -151,9 +152,9 @@ export class Maglev implements HashingBalancer {
   }
 
   pick(ctx: PickContext): number {
-    const key = ctx.key;
-    if (key !== undefined) {
-      const slot = this.lookup[maglevKeyHash(key) % this.size];
+    const h = keyMurmur3(ctx);
+    if (h >= 0) {
+      const slot = this.lookup[h % this.size];
       const ex = ctx.excluded;
       if (slot !== -1 && (ex === null || ex[slot] === 0)) return slot;
     }
@@ -165,14 +166,13 @@ export class Maglev implements HashingBalancer {
     const n = sorted.length;
     if (n === 0) return -1;
     const ex = ctx.excluded;
-    const key = ctx.key;
+    const h = keyMurmur3(ctx);
     let start: number;
-    if (key === undefined) {
+    if (h < 0) {
       start = this.rr;
     } else {
       const m = this.size;
       const t = this.lookup;
-      const h = maglevKeyHash(key);
       let c = h % m;
       let slot = t[c];
       if ((ex === null || ex[slot] === 0) && filter.accept(slot)) return slot;
@@ -190,7 +190,7 @@ export class Maglev implements HashingBalancer {
       const slot = sorted[j];
       if ((ex === null || ex[slot] === 0) && filter.accept(slot)) {
         // Round robin (missing key) resumes just after the endpoint chosen, as round-robin does.
-        if (key === undefined) this.rr = j + 1 >= n ? 0 : j + 1;
+        if (h < 0) this.rr = j + 1 >= n ? 0 : j + 1;
         return slot;
       }
     }

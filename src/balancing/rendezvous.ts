@@ -23,6 +23,7 @@
 import { registerAlgorithm } from './registry.ts';
 import type { BalancerEnv, CandidateFilter, EndpointInfo, HashingBalancer, KeyLocation, PickContext, Weights } from './types.ts';
 import { crc32Fast, fnv1a32, mix32 } from '../core/hash.ts';
+import { keyCrc32 } from './key-hash.ts';
 
 const ALWAYS: CandidateFilter = { accept: () => true };
 const TWO_POW_M32 = 2 ** -32;
@@ -69,9 +70,9 @@ export class Rendezvous implements HashingBalancer {
 
   /** The highest-scoring endpoint that is neither excluded nor refused by `filter` (one pass). */
   pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
-    const key = ctx.key;
-    if (key === undefined || key.length === 0) return this.keyless(ctx.excluded, filter);
-    const kh = crc32Fast(key) | 0;
+    const h = keyCrc32(ctx);
+    if (h < 0) return this.keyless(ctx.excluded, filter);
+    const kh = h | 0;
     const live = this.live;
     if (live === null ? this.posVersion === -1 : live.version !== this.posVersion) this.syncWeights();
     const slots = this.slots;

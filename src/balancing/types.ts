@@ -20,6 +20,16 @@ export interface PickContext {
   /** Hash key for hashing algorithms (undefined when the key is missing or unused). */
   key: string | undefined;
   /**
+   * The key as bytes instead of a string: keyBytes[keyStart, keyEnd). The HTTP/1.1 data path hands
+   * the request buffer the head was parsed from, so no string is cut out and hashing reads bytes
+   * (half the cost of a sliced string's characters). When non-null it takes precedence over `key`;
+   * an empty range is a missing key. Valid only during the pick: the caller clears it after.
+   * Optional so that tests and the admin API can keep passing `{ key, excluded }`.
+   */
+  keyBytes?: Uint8Array | null;
+  keyStart?: number;
+  keyEnd?: number;
+  /**
    * Endpoints that must not be chosen (down, draining, already tried). `excluded[i] !== 0` means
    * excluded. null = none excluded.
    */
