@@ -5,7 +5,20 @@
  * compiles once into an extractor; the data path calls it per request over a KeySource.
  * Values are the raw bytes as received — no percent-decoding, as nginx's `$arg_NAME`; a repeated
  * header, cookie or parameter contributes its first occurrence. undefined = the key is missing.
+ *
+ * The HTTP/1.1 data path asks for the key's bytes instead (`span`): where the key lies in the
+ * buffer the request head was parsed from, handed to the balancer as PickContext.keyBytes — the
+ * same bytes as the string, without cutting the string out (hashing a sliced string's characters
+ * costs about twice reading the bytes). Sources without a buffer (HTTP/2, L4, the admin API) and
+ * keys not in the head (source-ip, five-tuple) answer `false` there and go through `extract`.
  */
+
+/** Where a key's bytes are: keyBytes[keyStart, keyEnd) (PickContext has these fields). */
+export interface KeySpan {
+  keyBytes?: Uint8Array | null;
+  keyStart?: number;
+  keyEnd?: number;
+}
 
 /** What a key can be read from (the L7 engine implements it over the parsed request). */
 export interface KeySource {
@@ -23,12 +36,30 @@ export interface KeySource {
    * where the client port changes with every connection and would defeat affinity).
    */
   readonly fiveTuple?: string;
+  /**
+   * HTTP/1.1 only: fill `out` with where the key lies in the request buffer (an empty range when
+   * it is missing) and return true; absent when the source has no buffer.
+   */
+  headerSpan?(lowerName: string, out: KeySpan): boolean;
+  cookieSpan?(name: string, out: KeySpan): boolean;
+  querySpan?(name: string, out: KeySpan): boolean;
+  pathSpan?(out: KeySpan): boolean;
+  uriSpan?(out: KeySpan): boolean;
 }
 
 /** An extractor: one class per key kind, chosen once at compile time (no per-request switch). */
 export interface KeyExtractor {
   readonly spec: string;
   extract(src: KeySource): string | undefined;
+  /**
+   * Fills `out` with the key's bytes in the source's buffer and returns true (an empty range = the
+   * key is missing), or returns false when the source cannot say (use `extract`).
+   */
+  span(src: KeySource, out: KeySpan): boolean;
+}
+
+function noSpan(): boolean {
+  return false;
 }
 
 class SourceIp implements KeyExtractor {
@@ -36,6 +67,7 @@ class SourceIp implements KeyExtractor {
   extract(src: KeySource): string | undefined {
     return src.sourceIp === '' ? undefined : src.sourceIp;
   }
+  span = noSpan;
 }
 
 class PathKey implements KeyExtractor {
@@ -43,12 +75,18 @@ class PathKey implements KeyExtractor {
   extract(src: KeySource): string | undefined {
     return src.path;
   }
+  span(src: KeySource, out: KeySpan): boolean {
+    return src.pathSpan !== undefined && src.pathSpan(out);
+  }
 }
 
 class UriKey implements KeyExtractor {
   readonly spec = 'uri';
   extract(src: KeySource): string | undefined {
     return src.uri;
+  }
+  span(src: KeySource, out: KeySpan): boolean {
+    return src.uriSpan !== undefined && src.uriSpan(out);
   }
 }
 
@@ -62,6 +100,9 @@ class HeaderKey implements KeyExtractor {
   extract(src: KeySource): string | undefined {
     return src.header(this.name);
   }
+  span(src: KeySource, out: KeySpan): boolean {
+    return src.headerSpan !== undefined && src.headerSpan(this.name, out);
+  }
 }
 
 class CookieKey implements KeyExtractor {
@@ -73,6 +114,9 @@ class CookieKey implements KeyExtractor {
   }
   extract(src: KeySource): string | undefined {
     return src.cookie(this.name);
+  }
+  span(src: KeySource, out: KeySpan): boolean {
+    return src.cookieSpan !== undefined && src.cookieSpan(this.name, out);
   }
 }
 
@@ -86,6 +130,9 @@ class QueryKey implements KeyExtractor {
   extract(src: KeySource): string | undefined {
     return src.queryParam(this.name);
   }
+  span(src: KeySource, out: KeySpan): boolean {
+    return src.querySpan !== undefined && src.querySpan(this.name, out);
+  }
 }
 
 class FiveTupleKey implements KeyExtractor {
@@ -93,6 +140,7 @@ class FiveTupleKey implements KeyExtractor {
   extract(src: KeySource): string | undefined {
     return src.fiveTuple;
   }
+  span = noSpan;
 }
 
 const FIXED: Record<string, () => KeyExtractor> = {

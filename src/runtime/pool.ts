@@ -4,7 +4,7 @@
  * counters and idle connections of endpoints that survive (same address) are carried over.
  */
 import { ALGORITHM_OPTION_SCHEMAS, type PoolConfig } from '../config/schema.ts';
-import { compileKey, type KeyExtractor } from '../balancing/keys.ts';
+import { compileKey, type KeyExtractor, type KeySource } from '../balancing/keys.ts';
 import { parseHostPort } from '../config/values.ts';
 import { getAlgorithm } from '../balancing/registry.ts';
 import '../balancing/index.ts';
@@ -95,7 +95,7 @@ export class PoolRuntime {
   active = 0;
   pending = 0;
   /** Reused pick context (single-threaded: no request holds it across an await). */
-  private readonly ctx: PickContext = { key: undefined, excluded: null };
+  private readonly ctx: PickContext = { key: undefined, keyBytes: null, keyStart: 0, keyEnd: 0, excluded: null };
   /** Scratch exclusion set for picks that combine several masks (retries, soft drain). */
   private readonly scratch: Uint8Array;
   private readonly random: () => number;
@@ -174,11 +174,40 @@ export class PoolRuntime {
    * factor f < 1) keeps a pick with probability f; otherwise the pick is made again without it.
    */
   pick(key: string | undefined, tried: Uint8Array | null): Endpoint | null {
+    const ctx = this.ctx;
+    ctx.key = key;
+    ctx.keyBytes = null;
+    return this.pickWith(tried);
+  }
+
+  /**
+   * HTTP/1.1: locates the hash key of `src` as bytes in the request buffer for pickSpanned()
+   * (the same request, synchronously after). Returns −1 when the source or the key kind has no
+   * bytes (use `key.extract` and pick()), 0 when the key is missing or empty, 1 when present.
+   * Only when `key` is not null.
+   */
+  spanKey(src: KeySource): number {
+    const ctx = this.ctx;
+    if (!(this.key as KeyExtractor).span(src, ctx)) {
+      ctx.keyBytes = null;
+      return -1;
+    }
+    return (ctx.keyEnd as number) > (ctx.keyStart as number) ? 1 : 0;
+  }
+
+  /** pick() with the key spanKey() located; the span is cleared (the buffer is not kept). */
+  pickSpanned(tried: Uint8Array | null): Endpoint | null {
+    this.ctx.key = undefined;
+    const ep = this.pickWith(tried);
+    this.ctx.keyBytes = null;
+    return ep;
+  }
+
+  private pickWith(tried: Uint8Array | null): Endpoint | null {
     const h = this.health;
     const base = h.panic ? h.drainMask : h.mask;
     const anyBase = (h.panic ? h.drained : h.unavailable) !== 0;
     const ctx = this.ctx;
-    ctx.key = key;
     if (tried === null) ctx.excluded = anyBase ? base : null;
     else {
       const x = this.scratch;

@@ -17,6 +17,7 @@ import {
 import { forwardedNode, isTrusted, normalizeIp } from './forwarded.ts';
 import { takeIdle, UpstreamConn, type UpstreamOwner } from './upstream.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
+import type { KeyExtractor } from '../../balancing/keys.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import type { ListenerRuntime } from './listener-runtime.ts';
 import { RequestViewImpl } from './request-view.ts';
@@ -32,6 +33,7 @@ import { h2Handler } from '../h2-hook.ts';
 import type { HttpListener } from './server.ts';
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4): prior-knowledge h2c starts with it. */
+const EMPTY = Buffer.alloc(0);
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 import { redirectResponse, withHsts } from '../tls/redirect.ts';
 
@@ -98,6 +100,8 @@ export class ClientConn implements UpstreamOwner {
   /** Slots of the pool already tried by this request (allocated at the first retry). */
   private tried: Uint8Array | null = null;
   private key: string | undefined = undefined;
+  /** The key was picked as bytes (Pool.spanKey): extract its string on a retry. */
+  private keyLater = false;
   /** Request body bytes kept for a retry (null when retries are off or the body outgrew bufferBody). */
   private replay: Buffer[] | null = null;
   private replayBytes = 0;
@@ -287,6 +291,9 @@ export class ClientConn implements UpstreamOwner {
     }
     this.buf = null;
     this.startRequest(head, buf, head.headEnd, buf.length);
+    // The pick has read the key's bytes (synchronously, above); the head must not keep the
+    // received buffer alive for the rest of the exchange or an idle keep-alive connection.
+    head.raw = EMPTY;
   }
 
   private startRequest(head: RequestHead, buf: Buffer, bodyStart: number, end: number): void {
@@ -353,10 +360,16 @@ export class ClientConn implements UpstreamOwner {
     const pool = snap.pools.get(route.pickPool())!;
     this.pool = pool;
     let key: string | undefined;
+    // The key as bytes in the request buffer when the key kind allows (no string cut out; a retry
+    // extracts the string later, the buffer being gone by then): spanned = 1 present, 0 missing.
+    let spanned = -1;
     if (pool.key !== null) {
-      key = pool.key.extract(this.view);
-      if (key === '') key = undefined; // an empty key counts as missing (nginx balances it round robin)
-      if (key === undefined && pool.rejectMissingKey) {
+      spanned = pool.spanKey(this.view);
+      if (spanned < 0) {
+        key = pool.key.extract(this.view);
+        if (key === '') key = undefined; // an empty key counts as missing (nginx balances it round robin)
+      }
+      if ((spanned === 0 || (spanned < 0 && key === undefined)) && pool.rejectMissingKey) {
         this.reject(503, 'FULCRUM_E_HASH_KEY_MISSING', buf, bodyStart, end);
         return;
       }
@@ -367,6 +380,7 @@ export class ClientConn implements UpstreamOwner {
       return;
     }
     this.key = key;
+    this.keyLater = spanned === 1;
     let ep: Endpoint | null = null;
     this.pinned = -1;
     const aff = pool.affinity;
@@ -375,7 +389,7 @@ export class ClientConn implements UpstreamOwner {
       if (this.pinned >= 0) ep = pool.pickPinned(this.pinned, null);
     }
     this.honored = ep !== null;
-    if (ep === null) ep = pool.pick(key, null);
+    if (ep === null) ep = spanned >= 0 ? pool.pickSpanned(null) : pool.pick(key, null);
     if (ep === null) {
       this.reject(503, 'FULCRUM_E_NO_HEALTHY_UPSTREAM', buf, bodyStart, end);
       return;
@@ -906,6 +920,10 @@ export class ClientConn implements UpstreamOwner {
     if (this.bodyTouched && this.replay === null) return false;
     const tried = (this.tried ??= new Uint8Array(pool.endpoints.length));
     tried[ep.index] = 1;
+    if (this.keyLater) {
+      this.keyLater = false;
+      this.key = (pool.key as KeyExtractor).extract(this.view) || undefined;
+    }
     const next = pool.pick(this.key, tried);
     if (next === null) return false;
     const now = Date.now();

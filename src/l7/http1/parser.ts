@@ -58,6 +58,15 @@ export interface RequestHead {
   expectContinue: boolean;
   /** The Host field value, or null when absent (HTTP/1.0 only). */
   host: string | null;
+  /**
+   * The buffer the head was parsed from, and where the target and each field value start in it
+   * (a value's bytes are raw[valueAt[i], valueAt[i] + values[i].length): latin1 strings map one
+   * code unit per byte). Lets a hash key be hashed from the bytes (balancing/key-hash.ts) — valid
+   * only until the head's handler returns: the buffer may be reused afterwards.
+   */
+  raw: Buffer;
+  targetAt: number;
+  valueAt: number[];
 }
 
 /** A parsed response head. */
@@ -189,12 +198,16 @@ function parseFields(buf: Buffer, pos: number, end: number, limits: HeadLimits, 
   return false;
 }
 
-/** Fills names / values from the offsets of the last parseFields; `head` decodes buf from `base`. */
-function fieldStrings(head: string, base: number, names: string[], values: string[]): void {
+/**
+ * Fills names / values from the offsets of the last parseFields; `head` decodes buf from `base`.
+ * `valueAt` (requests) receives each value's start offset in buf.
+ */
+function fieldStrings(head: string, base: number, names: string[], values: string[], valueAt: number[] | null): void {
   const o = offs;
   for (let i = 0, k = 0; i < outCount; i++, k += 4) {
     names.push(head.substring(o[k] - base, o[k + 1] - base));
     values.push(head.substring(o[k + 2] - base, o[k + 3] - base));
+    if (valueAt !== null) valueAt.push(o[k + 2]);
   }
 }
 
@@ -265,7 +278,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
   const head = latin1(buf, lineStart, outHeadEnd);
   const names: string[] = [];
   const values: string[] = [];
-  fieldStrings(head, lineStart, names, values);
+  const valueAt: number[] = [];
+  fieldStrings(head, lineStart, names, values, valueAt);
   return {
     method: methodString(buf, lineStart, methodEnd),
     target: head.substring(targetStart - lineStart, targetEnd - lineStart),
@@ -280,6 +294,9 @@ export function parseRequestHead(buf: Buffer, start: number, end: number, limits
     upgrade: (conn & CONN_UPGRADE) !== 0 && F.upgradeField,
     expectContinue: minor === 1 && F.expectContinue,
     host: F.hostIdx === -1 ? null : values[F.hostIdx],
+    raw: buf,
+    targetAt: targetStart,
+    valueAt,
   };
 }
 
@@ -341,7 +358,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   const head = latin1(buf, start, outHeadEnd);
   const names: string[] = [];
   const values: string[] = [];
-  fieldStrings(head, start, names, values);
+  fieldStrings(head, start, names, values, null);
   return {
     status,
     reason: head.substring(reasonStart - start, reasonEnd - start),

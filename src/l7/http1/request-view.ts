@@ -4,8 +4,10 @@
  */
 import type { RequestHead } from './parser.ts';
 import type { RequestView } from '../router/types.ts';
-import type { KeySource } from '../../balancing/keys.ts';
-import { findCookie, queryParam } from '../router/params.ts';
+import type { KeySource, KeySpan } from '../../balancing/keys.ts';
+import { cookieSpan, findCookie, queryParam, queryValueEnd, queryValueStart } from '../router/params.ts';
+
+const SPAN = { start: 0, end: 0 };
 
 export class RequestViewImpl implements RequestView, KeySource {
   private head: RequestHead | null = null;
@@ -64,6 +66,75 @@ export class RequestViewImpl implements RequestView, KeySource {
       if (n.length === lowerName.length && n.toLowerCase() === lowerName && nth-- === 0) return h.values[i];
     }
     return undefined;
+  }
+
+  // Hash keys as bytes (balancing/keys.ts KeySpan): the same bytes as the strings above, located in
+  // the buffer the head was parsed from. Only the first occurrence counts, as in extract().
+
+  headerSpan(lowerName: string, out: KeySpan): boolean {
+    const h = this.head as RequestHead;
+    const names = h.names;
+    out.keyBytes = h.raw;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
+      if (n.length === lowerName.length && n.toLowerCase() === lowerName) {
+        out.keyStart = h.valueAt[i];
+        out.keyEnd = h.valueAt[i] + h.values[i].length;
+        return true;
+      }
+    }
+    out.keyStart = out.keyEnd = 0;
+    return true;
+  }
+
+  cookieSpan(name: string, out: KeySpan): boolean {
+    const h = this.head as RequestHead;
+    const names = h.names;
+    out.keyBytes = h.raw;
+    for (let i = 0; i < names.length; i++) {
+      const n = names[i];
+      if (n.length === 6 && n.toLowerCase() === 'cookie' && cookieSpan(h.values[i], name, 0, SPAN)) {
+        out.keyStart = h.valueAt[i] + SPAN.start;
+        out.keyEnd = h.valueAt[i] + SPAN.end;
+        return true;
+      }
+    }
+    out.keyStart = out.keyEnd = 0;
+    return true;
+  }
+
+  querySpan(name: string, out: KeySpan): boolean {
+    const h = this.head as RequestHead;
+    const t = h.target;
+    const q = this.queryIndex();
+    out.keyBytes = h.raw;
+    out.keyStart = out.keyEnd = 0;
+    if (q < 0) return true;
+    const hash = t.indexOf('#', q);
+    const limit = hash < 0 ? t.length : hash;
+    const start = queryValueStart(t, name, q + 1, limit);
+    if (start >= 0) {
+      out.keyStart = h.targetAt + start;
+      out.keyEnd = h.targetAt + queryValueEnd(t, start, limit);
+    }
+    return true;
+  }
+
+  pathSpan(out: KeySpan): boolean {
+    const h = this.head as RequestHead;
+    const q = this.queryIndex();
+    out.keyBytes = h.raw;
+    out.keyStart = h.targetAt;
+    out.keyEnd = h.targetAt + (q < 0 ? h.target.length : q);
+    return true;
+  }
+
+  uriSpan(out: KeySpan): boolean {
+    const h = this.head as RequestHead;
+    out.keyBytes = h.raw;
+    out.keyStart = h.targetAt;
+    out.keyEnd = h.targetAt + h.target.length;
+    return true;
   }
 
   cookie(name: string, nth = 0): string | undefined {

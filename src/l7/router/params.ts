@@ -11,13 +11,13 @@
  * Offset in `query` where the value of parameter `name` starts, or -1 when absent. The value runs to
  * the next '&' (see `queryValueEnd`). `name` must not be empty.
  */
-export function queryValueStart(query: string, name: string, from = 0): number {
-  const n = query.length;
+export function queryValueStart(query: string, name: string, from = 0, limit = query.length): number {
+  const n = limit;
   const len = name.length;
   let pos = from;
   while (pos <= n) {
     let end = query.indexOf('&', pos);
-    if (end === -1) end = n;
+    if (end === -1 || end > n) end = n;
     if (end - pos >= len && query.startsWith(name, pos)) {
       const after = pos + len;
       if (after === end) return after;
@@ -28,10 +28,10 @@ export function queryValueStart(query: string, name: string, from = 0): number {
   return -1;
 }
 
-/** End (exclusive) of the query value starting at `start`. */
-export function queryValueEnd(query: string, start: number): number {
+/** End (exclusive) of the query value starting at `start` (the query ends at `limit`). */
+export function queryValueEnd(query: string, start: number, limit = query.length): number {
   const end = query.indexOf('&', start);
-  return end === -1 ? query.length : end;
+  return end === -1 || end > limit ? limit : end;
 }
 
 /** The raw value of query parameter `name` ('' when written without '='), or undefined. */
@@ -49,6 +49,17 @@ function isOws(c: number): boolean {
  * undefined. A pair without '=' is a cookie of that name with value ''. Quotes are kept as sent.
  */
 export function findCookie(header: string, name: string, nth = 0): string | undefined {
+  return cookieSpan(header, name, nth, SPAN) ? header.slice(SPAN.start, SPAN.end) : undefined;
+}
+
+const SPAN = { start: 0, end: 0 };
+
+/**
+ * Where the value of cookie `name` lies in a Cookie header value: fills `out` with [start, end)
+ * (quotes kept, surrounding spaces and tabs trimmed; start === end for a pair without '=') and
+ * returns true, or returns false when there is no such cookie. Allocates nothing.
+ */
+export function cookieSpan(header: string, name: string, nth: number, out: { start: number; end: number }): boolean {
   const n = header.length;
   let pos = 0;
   while (pos < n) {
@@ -61,14 +72,19 @@ export function findCookie(header: string, name: string, nth = 0): string | unde
     let ne = eq;
     while (ne > s && isOws(header.charCodeAt(ne - 1))) ne--;
     if (ne - s === name.length && header.startsWith(name, s) && nth-- === 0) {
-      if (eq === end) return '';
+      if (eq === end) {
+        out.start = out.end = end;
+        return true;
+      }
       let vs = eq + 1;
       let ve = end;
       while (vs < ve && isOws(header.charCodeAt(vs))) vs++;
       while (ve > vs && isOws(header.charCodeAt(ve - 1))) ve--;
-      return header.slice(vs, ve);
+      out.start = vs;
+      out.end = ve;
+      return true;
     }
     pos = end + 1;
   }
-  return undefined;
+  return false;
 }
