@@ -6,11 +6,13 @@
  *
  * Method: weights 1, 2, 3 in turn; load counters preset (in-flight 0–9, EWMAs and peak-EWMA costs
  * 5–50 ms) and left unchanged during the timing (a pick only; the data path's start/end are not
- * timed). Hashing algorithms get a distinct 16–32 byte key per pick from a pre-built array of 4096
- * keys, so hashing the key is inside the measured time. env.random is a mulberry32 PRNG, env.now a
+ * timed). Hashing algorithms get a distinct 16–32 byte key per pick from 4096 pre-built keys, so
+ * hashing the key is inside the measured time — as bytes in a buffer laid out like request header
+ * lines (PickContext.keyBytes: the form the HTTP/1.1 path hands over), and in a second table as
+ * strings sliced from one decoded head (the form of HTTP/2, L4 and the admin API). env.random is a mulberry32 PRNG, env.now a
  * counter. Per case: 200 000 warm-up picks, then 3 runs of 1 000 000 picks timed with
- * process.hrtime.bigint; the minimum is printed (a case whose first run takes over 2 s — the O(N)
- * scans at N = 1000 — is timed once, marked `*`). Each algorithm is measured in its own child
+ * process.hrtime.bigint; the minimum is printed (a case whose first run takes over 2 s is timed
+ * once, marked `*`). Each algorithm (and key form) is measured in its own child
  * process, so the timing loop's call site sees one balancer class (as a pool's does) instead of
  * becoming megamorphic over all of them. `node bench/algorithms.ts NAME …` measures only those. A benchmark, not a test: numbers drift between
  * machines, compare within one run.
@@ -59,7 +61,7 @@ function env(n: number): BalancerEnv {
  * of one request-head string decoded once from a Buffer (the parser cuts every field out of one
  * latin1 string), not strings glued together with `+=` (V8 cons strings read slower).
  */
-const KEYS: string[] = (() => {
+const KEY_PARTS: string[] = (() => {
   const r = prng(7);
   const parts: string[] = [];
   const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -69,23 +71,41 @@ const KEYS: string[] = (() => {
     while (s.length < len) s += alphabet[Math.floor(r() * alphabet.length)];
     parts.push(s);
   }
-  const head = Buffer.from(parts.join('\r\n'), 'latin1').toString('latin1');
-  const out: string[] = [];
-  let at = 0;
-  for (const p of parts) {
-    out.push(head.slice(at, at + p.length));
-    at += p.length + 2;
-  }
-  return out;
+  return parts;
 })();
+const KEY_BUF = Buffer.from(KEY_PARTS.join('\r\n'), 'latin1');
+const KEYS: string[] = [];
+const KEY_START = new Int32Array(4096);
+const KEY_END = new Int32Array(4096);
+{
+  const head = KEY_BUF.toString('latin1');
+  let at = 0;
+  KEY_PARTS.forEach((p, i) => {
+    KEYS.push(head.slice(at, at + p.length));
+    KEY_START[i] = at;
+    KEY_END[i] = at + p.length;
+    at += p.length + 2;
+  });
+}
 
 let sink = 0;
 
-function timePicks(b: Balancer, hashing: boolean, count: number): number {
-  const ctx: PickContext = { key: undefined, excluded: null };
+type KeyForm = 'bytes' | 'string';
+
+function timePicks(b: Balancer, hashing: boolean, form: KeyForm, count: number): number {
+  const ctx: PickContext = { key: undefined, keyBytes: null, keyStart: 0, keyEnd: 0, excluded: null };
   const keys = KEYS;
   const t0 = process.hrtime.bigint();
-  if (hashing) {
+  if (hashing && form === 'bytes') {
+    ctx.keyBytes = KEY_BUF;
+    const starts = KEY_START;
+    const ends = KEY_END;
+    for (let i = 0; i < count; i++) {
+      ctx.keyStart = starts[i & 4095];
+      ctx.keyEnd = ends[i & 4095];
+      sink += b.pick(ctx);
+    }
+  } else if (hashing) {
     for (let i = 0; i < count; i++) {
       ctx.key = keys[i & 4095];
       sink += b.pick(ctx);
@@ -97,14 +117,14 @@ function timePicks(b: Balancer, hashing: boolean, count: number): number {
 }
 
 /** Min ns per pick over the runs, and how many runs were made. */
-function nsPerPick(f: AlgorithmFactory, n: number): { ns: number; runs: number } {
+function nsPerPick(f: AlgorithmFactory, n: number, form: KeyForm): { ns: number; runs: number } {
   const b = f.create(endpoints(n), env(n), defaults(f));
   const hashing = f.hashing === true;
-  timePicks(b, hashing, WARMUP);
+  timePicks(b, hashing, form, WARMUP);
   let best = Infinity;
   let runs = 0;
   for (let r = 0; r < RUNS; r++) {
-    best = Math.min(best, timePicks(b, hashing, PICKS));
+    best = Math.min(best, timePicks(b, hashing, form, PICKS));
     runs++;
     if (best * PICKS > 2e9) break;
   }
@@ -131,7 +151,8 @@ function buildMs(name: string, n: number): number | null {
 if (process.argv[2] === '--one') {
   // Child: one algorithm, all sizes; prints JSON.
   const f = getAlgorithm(process.argv[3])!;
-  process.stdout.write(JSON.stringify(SIZES.map((n) => nsPerPick(f, n))));
+  const form = process.argv[4] === 'string' ? 'string' : 'bytes';
+  process.stdout.write(JSON.stringify(SIZES.map((n) => nsPerPick(f, n, form))));
   if (sink === 0.5) process.stdout.write(' ');
 } else {
   main();
@@ -142,29 +163,42 @@ function main(): void {
   const names = algorithmNames().filter((n) => only.length === 0 || only.includes(n));
   say(`Fulcrum balancing algorithms — ns per pick (min of ${RUNS} × ${PICKS.toLocaleString('en')} picks, after ${WARMUP.toLocaleString('en')} warm-up; * = 1 run)`);
   say(`node ${process.version}, ${algorithmNames().length} algorithms registered; hashing ones (key) include hashing a 16–32 byte key`);
+  say('key as bytes in a request buffer (the HTTP/1.1 path):');
   say();
   const header = ['algorithm', ...SIZES.map((n) => `N=${n}`), `≤ ${PICK_TARGET_NS} ns at N=1000`];
-  const rows: string[][] = [];
   const missed: string[] = [];
-  for (const name of names) {
-    const f = getAlgorithm(name)!;
-    const child = spawnSync(process.execPath, [import.meta.filename, '--one', name], { encoding: 'utf8', timeout: 600_000 });
-    if (child.status !== 0) {
-      rows.push([name, ...SIZES.map(() => 'error'), `exit ${child.status}: ${child.stderr.trim().split('\n')[0]}`]);
-      continue;
+  const measure = (list: string[], form: KeyForm): string[][] => {
+    const rows: string[][] = [];
+    for (const name of list) {
+      const f = getAlgorithm(name)!;
+      const child = spawnSync(process.execPath, [import.meta.filename, '--one', name, form], { encoding: 'utf8', timeout: 600_000 });
+      if (child.status !== 0) {
+        rows.push([name, ...SIZES.map(() => 'error'), `exit ${child.status}: ${child.stderr.trim().split('\n')[0]}`]);
+        continue;
+      }
+      const res = JSON.parse(child.stdout) as { ns: number; runs: number }[];
+      const last = res[res.length - 1].ns;
+      const ok = last <= PICK_TARGET_NS;
+      if (!ok && form === 'bytes') missed.push(`${name} (${last.toFixed(0)} ns)`);
+      rows.push([name + (f.hashing ? ' (key)' : ''), ...res.map((x) => x.ns.toFixed(1) + (x.runs < RUNS ? '*' : '')), ok ? 'yes' : 'MISSED']);
     }
-    const res = JSON.parse(child.stdout) as { ns: number; runs: number }[];
-    const last = res[res.length - 1].ns;
-    const ok = last <= PICK_TARGET_NS;
-    if (!ok) missed.push(`${name} (${last.toFixed(0)} ns)`);
-    rows.push([name + (f.hashing ? ' (key)' : ''), ...res.map((x) => x.ns.toFixed(1) + (x.runs < RUNS ? '*' : '')), ok ? 'yes' : 'MISSED']);
+    return rows;
+  };
+  const table = (rows: string[][]): void => {
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    const line = (cells: string[]) => cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
+    say(line(header));
+    say(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const r of rows) say(line(r));
+    say();
+  };
+  table(measure(names, 'bytes'));
+  const hashing = names.filter((n) => getAlgorithm(n)!.hashing === true);
+  if (hashing.length > 0) {
+    say('hashing algorithms with the key as a string sliced from a decoded head (HTTP/2, L4, admin API):');
+    say();
+    table(measure(hashing, 'string'));
   }
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
-  say(line(header));
-  say(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) say(line(r));
-  say();
   if (only.length === 0 || only.includes('consistent-hash')) {
     const ring = buildMs('consistent-hash', 1000);
     say(ring === null ? 'consistent-hash: not registered, ring build skipped' : `consistent-hash ring build, N=1000 (160 points per weight unit): ${ring.toFixed(2)} ms (min of ${RUNS})`);

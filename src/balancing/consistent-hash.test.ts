@@ -100,6 +100,23 @@ test('picks equal the slow reference for random lists, weights and keys (fast-ch
   ), { numRuns: 60, seed: 7 });
 });
 
+test('the pick\'s direct-owner table agrees with the ring lookup on large rings (N = 300, 1000; 20k keys each)', () => {
+  for (const n of [300, 1000]) {
+    const e = eps(Array.from({ length: n }, (_, i) => (i % 3) + 1), (i) => `10.1.${i >> 8}.${i & 255}:80`);
+    const r = new ConsistentHash(e);
+    let differ = 0;
+    const seen = new Set<number>();
+    for (let k = 0; k < 20_000; k++) {
+      const key = `key-${k}-${(k * 2654435761) >>> 0}`;
+      const got = r.pick({ key, excluded: null });
+      if (got !== r.locate(key).owner) differ++;
+      seen.add(got);
+    }
+    assert.equal(differ, 0, `N=${n}: ${differ} keys differ from the ring lookup`);
+    assert.ok(seen.size > n * 0.9, `N=${n}: keys reached ${seen.size} servers`);
+  }
+});
+
 test('exact picks on a pinned three-server ring, and walking past an excluded server', () => {
   const e = eps([1, 1, 1], (i) => `127.0.0.1:${8001 + i}`);
   const r = new ConsistentHash(e);
