@@ -2,6 +2,7 @@
 // config the same way `validate` does, listing every problem, exit 1; usage errors exit 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { startFulcrum } from './helpers/fulcrum.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,5 +81,29 @@ test('run: an admin token variable that is not set stops the start with one line
     assert.equal(r.stderr, 'fulcrum: cannot start: admin.auth.tokenEnv: environment variable FULCRUM_TEST_UNSET_TOKEN_VAR is not set or empty (FULCRUM_E_CONFIG_INVALID)\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run prints each listener with the scheme of what it serves (http, tcp, tls, udp)', async () => {
+  const cfg = {
+    admin: { listen: '127.0.0.1:0' },
+    listeners: [
+      { name: 'web', protocol: 'http', listen: '127.0.0.1:0', routes: [{ name: 'all', pool: 'p' }] },
+      { name: 'raw', protocol: 'tcp', listen: '127.0.0.1:0', pool: 'p' },
+      { name: 'sni', protocol: 'tls-passthrough', listen: '127.0.0.1:0', pool: 'p' },
+      { name: 'dgram', protocol: 'udp', listen: '127.0.0.1:0', pool: 'p' },
+    ],
+    pools: [{ name: 'p', servers: [{ address: '127.0.0.1:9' }] }],
+  };
+  const f = await startFulcrum(cfg);
+  try {
+    const out = f.stdout();
+    assert.match(out, /^listener web http:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(out, /^listener raw tcp:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(out, /^listener sni tls:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(out, /^listener dgram udp:\/\/127\.0\.0\.1:\d+$/m);
+    assert.match(out, /^admin http:\/\/127\.0\.0\.1:\d+$/m);
+  } finally {
+    await f.stop();
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Runs a validated config until SIGTERM/SIGINT, then shuts down gracefully (stop accepting, finish
  * requests in progress within `shutdown.gracePeriod`, close idle keep-alive connections) and exits 0.
- * Prints one line per bound listener on stdout: `listener NAME http://HOST:PORT` and `admin http://…`
+ * Prints one line per bound listener on stdout: `listener NAME SCHEME://HOST:PORT` (http, https, tcp,
+ * tls for passthrough, udp) and `admin http://…`
  * (and again for every listener a reload binds).
  *
  * Hot reload, when the config came from a file: SIGHUP reloads it; so does a change to the file
@@ -57,7 +58,7 @@ export async function serve(config: Config, options: ServeOptions | ((rt: Runtim
     process.stderr.write(startFailure(err));
     return 1;
   }
-  for (const l of started.listeners) process.stdout.write(`listener ${l.name} http://${fmtHost(l.host)}:${l.port}\n`);
+  for (const l of started.listeners) process.stdout.write(`listener ${l.name} ${l.scheme ?? 'http'}://${fmtHost(l.host)}:${l.port}\n`);
   if (started.admin) process.stdout.write(`admin http://${fmtHost(started.admin.host)}:${started.admin.port}\n`);
   if (opts.file !== undefined) {
     reloader = new FileReloader(rt, opts.file, log);
@@ -199,7 +200,7 @@ class FileReloader {
       this.refused(r.code, r.problems);
       return;
     }
-    for (const b of r.bound) process.stdout.write(`listener ${b.name} http://${fmtHost(b.host)}:${b.port}\n`);
+    for (const b of r.bound) process.stdout.write(`listener ${b.name} ${b.scheme ?? 'http'}://${fmtHost(b.host)}:${b.port}\n`);
     this.log.info({ file: this.file, generation: r.generation, summary: r.summary }, r.message);
   }
 

@@ -47,6 +47,13 @@ export interface BoundAddress {
   name: string;
   host: string;
   port: number;
+  /** URL scheme of what it serves, for `fulcrum run`'s lines: http, https, tcp, tls (passthrough), udp. */
+  scheme?: string;
+}
+
+/** The scheme `fulcrum run` prints for a listener protocol (`tls-passthrough` → `tls`). */
+export function schemeOf(protocol: string): string {
+  return protocol === 'tls-passthrough' ? 'tls' : protocol;
 }
 
 /** Outcome of Runtime.reload(). On refusal nothing changed: the running config stays in service. */
@@ -115,7 +122,7 @@ export class Runtime {
         const port = await l.listen();
         this.sweeper.watch(l.conns);
         const { host } = splitHostPort(l.config.listen);
-        bound.push({ name: l.config.name, host, port });
+        bound.push({ name: l.config.name, host, port, scheme: schemeOf(l.config.protocol) });
         this.bound.set(l.config.name, { name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }
@@ -208,7 +215,7 @@ export class Runtime {
       try {
         const port = await l.listen();
         const { host } = splitHostPort(p.config.listen);
-        bound.push({ name: p.config.name, host, port });
+        bound.push({ name: p.config.name, host, port, scheme: schemeOf(p.config.protocol) });
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         problems.push({ path: `listeners[${i}].listen`, message: `cannot bind ${p.config.listen}: ${e.code ?? e.message} (FULCRUM_E_LISTEN)` });

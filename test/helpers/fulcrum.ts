@@ -1,7 +1,7 @@
 /**
  * Runs a real Fulcrum child process (`node src/cli/main.ts run --config F`) for end-to-end tests:
  * the config is written as JSON to a fresh temp dir, the process is spawned with the repo root as
- * cwd, and startFulcrum resolves once every `listener NAME http://HOST:PORT` (and `admin …`) line
+ * cwd, and startFulcrum resolves once every `listener NAME SCHEME://HOST:PORT` (and `admin …`) line
  * has been printed. Every wait is bounded; stop() ends the process by its PID only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -85,7 +85,7 @@ export async function startFulcrum(config: object, opts: StartOptions = {}): Pro
   const ready = new Promise<void>((resolve, reject) => {
     const check = () => {
       for (const line of out.split('\n')) {
-        const m = /^listener (\S+) http:\/\/[^\s]+:(\d+)$/.exec(line);
+        const m = /^listener (\S+) (?:https?|tcp|tls|udp):\/\/[^\s]+:(\d+)$/.exec(line);
         if (m) ports.set(m[1], Number(m[2]));
         const a = /^admin http:\/\/[^\s]+:(\d+)$/.exec(line);
         if (a) adminPort = Number(a[1]);
