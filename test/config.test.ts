@@ -466,3 +466,19 @@ test('properties: durations sum their parts; host:port round-trips', async () =>
     assert.deepEqual(parseHostPort(`[${host}]:${port}`), { host, port });
   }), { numRuns: 200 });
 });
+
+test('sticky on a pool that only L4 listeners use is refused (it would be ignored); shared with HTTP it is kept', () => {
+  const l4 = base();
+  l4.listeners.push({ name: 'raw', protocol: 'tcp', listen: '127.0.0.1:9000', pool: 'db' });
+  l4.pools.push({ name: 'db', servers: [{ address: '127.0.0.1:5432' }], sticky: { cookie: 'SRV' } });
+  expectOne(l4, 'pools[1].sticky', /sticky sessions need HTTP .*pool "db" is used only by tcp\/tls-passthrough\/udp listeners/);
+  const sni = base();
+  sni.listeners.push({ name: 't', protocol: 'tls-passthrough', listen: '127.0.0.1:8443', sniRoutes: [{ serverNames: ['a.example'], pool: 'db' }] });
+  sni.pools.push({ name: 'db', servers: [{ address: '127.0.0.1:5432' }], sticky: { cookie: 'SRV' } });
+  expectOne(sni, 'pools[1].sticky', /used only by tcp\/tls-passthrough\/udp listeners/);
+  const shared = base();
+  shared.listeners.push({ name: 'raw', protocol: 'tcp', listen: '127.0.0.1:9000', pool: 'api' });
+  shared.pools[0].sticky = { cookie: 'SRV' };
+  const r = validateConfig(shared);
+  assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
+});

@@ -73,8 +73,30 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
     });
   });
 
+  // Pools that HTTP routes reach, and pools that L4 listeners reach: `sticky` (cookies, learned
+  // sessions) only means something for HTTP; on a pool only L4 listeners use it would be silently
+  // ignored (HAProxy warns "'cookie' statement ignored … requires HTTP mode"; here it is an error).
+  const httpPools = new Set<unknown>();
+  const l4Pools = new Set<unknown>();
+  for (const l of listeners) {
+    if (!isObj(l)) continue;
+    if (l.protocol === undefined || l.protocol === 'http' || l.protocol === 'https') {
+      for (const r of arr(l.routes)) {
+        if (!isObj(r)) continue;
+        httpPools.add(r.pool);
+        for (const t of arr(r.split)) if (isObj(t)) httpPools.add(t.pool);
+      }
+    } else {
+      l4Pools.add(l.pool);
+      for (const r of arr(l.sniRoutes)) if (isObj(r)) l4Pools.add(r.pool);
+    }
+  }
+
   pools.forEach((p, pi) => {
     if (!isObj(p)) return;
+    if (p.sticky !== undefined && l4Pools.has(p.name) && !httpPools.has(p.name)) {
+      add(['pools', pi, 'sticky'], `sticky sessions need HTTP (a cookie or a learned header); pool ${JSON.stringify(p.name)} is used only by tcp/tls-passthrough/udp listeners — for L4 affinity use a hashing algorithm with hashKey source-ip`);
+    }
     checkAlgorithmOptions(p, pi, add);
     checkHealthCheck(p, pi, add);
     poolTlsProblems(p, pi, add);
