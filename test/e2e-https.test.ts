@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adminGet, startFulcrum } from './helpers/fulcrum.ts';
+import { freePort } from './helpers/ports.ts';
 import { startHttpBackend, type HttpBackend } from './helpers/backends.ts';
 import { HAVE_OPENSSL, issue, makeCa, type TestCa, type TestCert } from './helpers/certs.ts';
 import { handshake, TlsClient } from './helpers/tls-client.ts';
@@ -233,6 +234,29 @@ test('http → https redirect (301 by default, 308 configured, Location keeps ho
     const port = f.port('s');
     const secure = await curl(['-i', '--http1.1', '--cacert', ca.cert, '--resolve', `a.example.com:${port}:127.0.0.1`, `https://a.example.com:${port}/`]);
     assert.match(secure.out, /\r\nStrict-Transport-Security: max-age=600; includeSubDomains\r\n/);
+  } finally {
+    await f.stop();
+  }
+});
+
+test('the route\'s HSTS is on Fulcrum\'s own error answers too (502 from a dead pool, 404 without a route has none), HTTP/1.1 and HTTP/2', { timeout: 60_000, skip: SKIP_CURL }, async () => {
+  const dead = await freePort();
+  const cfg = httpsConfig({ certificates: [pair(certs.a)] }) as { listeners: { routes: object[] }[]; pools: object[] };
+  cfg.listeners[0].routes = [{ match: { path: { prefix: '/dead' } }, pool: 'gone', hsts: { maxAge: 900 } }];
+  cfg.pools.push({ name: 'gone', servers: [{ address: `127.0.0.1:${dead}` }], retries: { attempts: 1 } });
+  const f = await startFulcrum(cfg);
+  try {
+    const port = f.port('s');
+    for (const proto of ['--http1.1', '--http2']) {
+      const r = await curl(['-i', proto, '--cacert', ca.cert, '--resolve', `a.example.com:${port}:127.0.0.1`, `https://a.example.com:${port}/dead`]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /^HTTP\/(1\.1|2) 502/, r.out);
+      assert.match(r.out, /\r\nx-fulcrum-error: FULCRUM_E_UPSTREAM_CONNECT\r\n/i);
+      assert.match(r.out, /\r\nstrict-transport-security: max-age=900\r\n/i, `${proto}: ${r.out}`);
+      const none = await curl(['-i', proto, '--cacert', ca.cert, '--resolve', `a.example.com:${port}:127.0.0.1`, `https://a.example.com:${port}/elsewhere`]);
+      assert.match(none.out, /^HTTP\/(1\.1|2) 404/, none.out);
+      assert.doesNotMatch(none.out, /strict-transport-security/i, 'no route, no route policy');
+    }
   } finally {
     await f.stop();
   }

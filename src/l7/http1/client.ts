@@ -1024,6 +1024,9 @@ export class ClientConn implements UpstreamOwner {
 
   private respondError(status: number, code: ErrorCode, extraHead = ''): void {
     const req = this.req;
+    // The route's HSTS on Fulcrum's own answers too (502, 503, 429 …), over TLS, as on proxied ones.
+    const sts = this.route?.spec.hsts;
+    if (sts !== undefined && this.listener.proto === 'https') extraHead += 'Strict-Transport-Security: ' + sts + '\r\n';
     this.socket.write(errorResponse(status, code, this.keepAlive, req !== null && req.method === 'HEAD', extraHead), 'latin1');
   }
 

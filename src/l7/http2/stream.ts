@@ -486,6 +486,9 @@ export class H2Exchange implements AttemptOwner {
     }
     const body = errorBody(s, code);
     const h = extra === undefined ? errorHeaders(s, code, body) : errorHeaders(s, code, body, extra.names, extra.values);
+    // The route's HSTS on Fulcrum's own answers too (502, 503, 429 …), over TLS, as on proxied ones.
+    const sts = this.route?.spec.hsts;
+    if (sts !== undefined && this.conn.forward.proto === 'https') h['strict-transport-security'] = sts;
     stream.respond(h, { endStream: this.view.method === 'HEAD' });
     if (this.view.method !== 'HEAD') stream.end(body);
     if (!this.reqDone) stream.resume(); // read and drop the rest of the body
