@@ -11,7 +11,7 @@
  * lines (PickContext.keyBytes: the form the HTTP/1.1 path hands over), and in a second table as
  * flat strings (the form of HTTP/2 header values and L4 addresses, which Node creates flat; a
  * string sliced out of a decoded head, HTTP/1.1's form before it handed bytes, reads ~30 % slower). env.random is a mulberry32 PRNG, env.now a
- * counter. Per case: 200 000 warm-up picks, then 3 runs of 1 000 000 picks timed with
+ * counter. Per case: 200 000 warm-up picks, then 5 runs of 1 000 000 picks timed with
  * process.hrtime.bigint; the minimum is printed (a case whose first run takes over 2 s is timed
  * once, marked `*`). Each algorithm (and key form) is measured in its own child
  * process, so the timing loop's call site sees one balancer class (as a pool's does) instead of
@@ -29,7 +29,7 @@ import { mulberry32 as prng } from '../src/core/prng.ts';
 const SIZES = [3, 100, 1000];
 const PICKS = 1_000_000;
 const WARMUP = 200_000;
-const RUNS = 3;
+const RUNS = 5;
 const PICK_TARGET_NS = 100;
 const MAGLEV_TARGET_MS = 10;
 

@@ -148,7 +148,7 @@ test('config reload (SIGHUP): new certificate list, minVersion and clientAuth ap
     assert.notEqual(anonOutcome, 'served', 'a client certificate is now required');
     if (!(anon instanceof Error)) anon.close();
 
-    const m = /^listener s2 http:\/\/127\.0\.0\.1:(\d+)$/m.exec(f.stdout());
+    const m = /^listener s2 https:\/\/127\.0\.0\.1:(\d+)$/m.exec(f.stdout());
     assert.ok(m !== null, `the added listener is announced: ${f.stdout()}`);
     const added = await TlsClient.open(Number(m[1]), { servername: 'b.reload.test', rejectUnauthorized: false });
     assert.equal(added.cn, 'b.reload.test');
