@@ -1,8 +1,8 @@
 /**
- * A measurement for the algorithms issue's open target (every pick ≤ 100 ns at N = 1000 including
- * the key hash): what `consistent-hash` would cost if the data path handed the balancer the key's
- * bytes in the request buffer (offsets from the parser) instead of a string sliced out of the decoded
- * head. Prints ns per pick at N = 1000 for both, and the CRC-32 alone for both (min of 3 × 1,000,000,
+ * The measurement that led the HTTP/1.1 path to hand hashing algorithms the key's bytes in the
+ * request buffer (PickContext.keyBytes, offsets from the parser) instead of a string sliced out of
+ * the decoded head: `consistent-hash` at N = 1000 both ways (the ring lookup here is findPoint,
+ * without the pick's direct-owner table; bench/algorithms.ts times the real pick). Prints ns per pick at N = 1000 for both, and the CRC-32 alone for both (min of 3 × 1,000,000,
  * after 200,000 warm-up), over 4096 keys of 16–32 bytes laid out like header lines.
  *
  * Usage: node bench/hash-key-bytes.ts
