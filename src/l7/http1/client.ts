@@ -16,6 +16,7 @@ import {
 } from './rewrite.ts';
 import { forwardedNode, isTrusted, normalizeIp } from './forwarded.ts';
 import { takeIdle, UpstreamConn, type UpstreamOwner } from './upstream.ts';
+import { IDEMPOTENT, RetryState } from '../retry-state.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { KeyExtractor } from '../../balancing/keys.ts';
 import type { CompiledRoute } from '../router/types.ts';
@@ -54,7 +55,6 @@ const LINGER_MS = 2000;
 /** Request bytes buffered before the upstream is ready (or pipelined) before reading pauses. */
 const MAX_PENDING = 64 * 1024;
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** What failed in an attempt, for `retries.on` (statuses are retried by number). */
 const RETRY_CONNECT = 'connect-failure';
@@ -92,21 +92,13 @@ export class ClientConn implements UpstreamOwner {
   private reqRemaining = 0;
   private reqDone = true;
   private bodySent = false;
-  private retried = false;
   /** The request head went out to the current attempt's endpoint (it may have acted on it). */
   private headSent = false;
-  /** Attempts made for the current request (1 = the first); see retries in the pool config. */
-  private attempt = 0;
-  /** Slots of the pool already tried by this request (allocated at the first retry). */
-  private tried: Uint8Array | null = null;
   private key: string | undefined = undefined;
   /** The key was picked as bytes (Pool.spanKey): extract its string on a retry. */
   private keyLater = false;
-  /** Request body bytes kept for a retry (null when retries are off or the body outgrew bufferBody). */
-  private replay: Buffer[] | null = null;
-  private replayBytes = 0;
-  /** Some request body byte has been passed on (to the upstream or its pending queue). */
-  private bodyTouched = false;
+  /** Attempts, endpoints tried, the body kept for a replay: the retry state shared with HTTP/2. */
+  private readonly rs = new RetryState();
   /** The endpoint chosen for the next attempt while the backoff delay runs. */
   private nextEp: Endpoint | null = null;
   /** This request counts in pool.active / pool.pending (circuit breakers). */
@@ -310,13 +302,8 @@ export class ClientConn implements UpstreamOwner {
     this.resp = null;
     this.respBuf = null;
     this.bodySent = false;
-    this.retried = false;
     this.headSent = false;
-    this.attempt = 0;
-    this.tried = null;
-    this.replay = null;
-    this.replayBytes = 0;
-    this.bodyTouched = false;
+    this.rs.reset();
     this.route = null;
     this.pool = null;
     this.endpoint = null;
@@ -397,7 +384,7 @@ export class ClientConn implements UpstreamOwner {
     pool.active++;
     this.holdsActive = true;
     pool.health.budget.onRequest(now);
-    if (!this.reqDone && pool.config.retries.attempts > 1 && pool.config.retries.bufferBody > 0) this.replay = [];
+    if (!this.reqDone && pool.config.retries.attempts > 1 && pool.config.retries.bufferBody > 0) this.rs.replay = [];
     // One input object per connection, refilled per request (no object literal per request).
     const u = this.upIn;
     u.method = head.method;
@@ -467,7 +454,7 @@ export class ClientConn implements UpstreamOwner {
         return false;
       }
     }
-    this.attempt++;
+    this.rs.attempt++;
     this.endpoint = ep;
     this.attemptAt = performance.now();
     this.headSent = false;
@@ -564,14 +551,7 @@ export class ClientConn implements UpstreamOwner {
 
   private sendUp(b: Buffer): void {
     if (b.length === 0) return;
-    this.bodyTouched = true;
-    const replay = this.replay;
-    if (replay !== null) {
-      // Client chunks are not reused by Node, so keeping references is enough (no copy).
-      this.replayBytes += b.length;
-      if (this.replayBytes > (this.pool as PoolRuntime).config.retries.bufferBody) this.replay = null;
-      else replay.push(b);
-    }
+    this.rs.keep(b, (this.pool as PoolRuntime).config.retries.bufferBody);
     const up = this.up;
     if (up === null) return; // request answered (error) or between attempts (the replay has the bytes)
     if (this.state === ST_CONNECT) {
@@ -846,8 +826,8 @@ export class ClientConn implements UpstreamOwner {
     // A pooled connection the endpoint closed while we reused it: retry once on a fresh connection
     // when nothing of the request body has gone out and the method is idempotent.
     const req = this.req as RequestHead;
-    if (up.reused > 0 && !this.retried && !this.bodySent && this.respBuf === null && IDEMPOTENT.has(req.method)) {
-      this.retried = true;
+    if (up.reused > 0 && !this.rs.retriedSame && !this.bodySent && this.respBuf === null && IDEMPOTENT.has(req.method)) {
+      this.rs.retriedSame = true;
       up.destroy();
       this.up = new UpstreamConn(this.endpoint as Endpoint, this);
       this.state = ST_CONNECT;
@@ -915,23 +895,12 @@ export class ClientConn implements UpstreamOwner {
     const req = this.req;
     if (pool === null || ep === null || req === null) return false;
     const r = pool.config.retries;
-    if (this.attempt >= r.attempts || !r.on.includes(kind as never)) return false;
-    if (this.headSent && !IDEMPOTENT.has(req.method)) return false;
-    if (this.bodyTouched && this.replay === null) return false;
-    const tried = (this.tried ??= new Uint8Array(pool.endpoints.length));
-    tried[ep.index] = 1;
     if (this.keyLater) {
       this.keyLater = false;
       this.key = (pool.key as KeyExtractor).extract(this.view) || undefined;
     }
-    const next = pool.pick(this.key, tried);
+    const next = this.rs.next(pool, ep, kind, this.headSent, req.method, this.key);
     if (next === null) return false;
-    const now = Date.now();
-    if (!pool.health.budget.tryRetry(now)) {
-      pool.health.retriesRefused++;
-      return false;
-    }
-    pool.health.retries++;
     // Close the failed attempt: its endpoint's counters, its connection.
     this.endAttempt(true);
     this.dropUpstream();
@@ -944,7 +913,7 @@ export class ClientConn implements UpstreamOwner {
     this.state = ST_CONNECT;
     this.deadline = 0;
     this.nextEp = next;
-    const delay = backoffDelay(this.attempt, r.backoff.base, r.backoff.max, Math.random);
+    const delay = backoffDelay(this.rs.attempt, r.backoff.base, r.backoff.max, Math.random);
     if (delay < 1) this.nextAttempt();
     else this.retryTimer = setTimeout(this.onRetryTimer, delay);
     return true;
@@ -969,12 +938,12 @@ export class ClientConn implements UpstreamOwner {
     this.nextEp = null;
     if (ep === null) return;
     if (!this.startAttempt(ep)) return;
-    const replay = this.replay;
+    const replay = this.rs.replay;
     if (this.state === ST_CONNECT) {
       // onUpstreamConnect writes the head and the pending body bytes.
       if (replay !== null && replay.length > 0) {
         this.pending = replay.slice();
-        this.pendingBytes = this.replayBytes;
+        this.pendingBytes = this.rs.replayBytes;
       }
       return;
     }

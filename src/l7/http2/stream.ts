@@ -21,7 +21,7 @@ import { requestPhase } from '../middlewares/phases.ts';
 import { connectionGate, GATE_OPEN, GATE_WAIT, hookedResponse, streamExchange } from './stream-hooks.ts';
 import type { Answer, HookedRoute } from '../middlewares/index.ts';
 import type { Attempt, AttemptOwner } from './attempt.ts';
-import { IDEMPOTENT, RetryState } from './retry.ts';
+import { IDEMPOTENT, RetryState } from '../retry-state.ts';
 import { H1Attempt } from './upstream-h1.ts';
 import { H2Attempt } from './upstream-h2.ts';
 import type { H2Conn } from './conn.ts';

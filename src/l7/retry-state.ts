@@ -1,9 +1,10 @@
 /**
- * What one HTTP/2 request keeps for its retries, with the same rules as the HTTP/1.1 path
- * (http1/client.ts; docs/health.md "Retries"): attempts made, endpoints already tried (excluded
- * from the next pick), and the request body kept for a replay while it fits in `bufferBody`.
+ * What one request keeps for its retries, and the retry policy both engines apply (HTTP/1.1:
+ * http1/client.ts, HTTP/2: http2/stream.ts; docs/health.md "Retries"): attempts made, endpoints
+ * already tried (excluded from the next pick), the request body kept for a replay while it fits in
+ * `bufferBody`, and whether a retry may be made. One class for both, so the rules cannot drift.
  */
-import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
+import type { Endpoint, PoolRuntime } from '../runtime/pool.ts';
 
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -19,7 +20,20 @@ export class RetryState {
   retriedSame = false;
   private tried: Uint8Array | null = null;
 
-  /** Notes a body chunk; keeps it for a replay while the body stays within `limit` bytes. */
+  /** Back to a fresh request (HTTP/1.1 reuses one per connection). */
+  reset(): void {
+    this.attempt = 0;
+    this.replay = null;
+    this.replayBytes = 0;
+    this.bodyTouched = false;
+    this.retriedSame = false;
+    this.tried = null;
+  }
+
+  /**
+   * Notes a body chunk; keeps it for a replay while the body stays within `limit` bytes. Chunks are
+   * kept by reference: Node does not reuse the buffers it hands to 'data' listeners.
+   */
   keep(chunk: Buffer, limit: number): void {
     this.bodyTouched = true;
     const r = this.replay;
