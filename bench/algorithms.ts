@@ -18,6 +18,7 @@
  * becoming megamorphic over all of them. `node bench/algorithms.ts NAME …` measures only those. A benchmark, not a test: numbers drift between
  * machines, compare within one run.
  */
+import { layOutKeys } from './keys.ts';
 import { spawnSync } from 'node:child_process';
 import { algorithmNames, getAlgorithm } from '../src/balancing/index.ts';
 import { LoadCounters } from '../src/balancing/load.ts';
@@ -74,19 +75,7 @@ const KEY_PARTS: string[] = (() => {
   }
   return parts;
 })();
-const KEY_BUF = Buffer.from(KEY_PARTS.join('\r\n'), 'latin1');
-const KEYS: string[] = [];
-const KEY_START = new Int32Array(4096);
-const KEY_END = new Int32Array(4096);
-{
-  let at = 0;
-  KEY_PARTS.forEach((p, i) => {
-    KEYS.push(Buffer.from(p, 'latin1').toString('latin1'));
-    KEY_START[i] = at;
-    KEY_END[i] = at + p.length;
-    at += p.length + 2;
-  });
-}
+const { buf: KEY_BUF, starts: KEY_START, ends: KEY_END, flat: KEYS } = layOutKeys(KEY_PARTS);
 
 let sink = 0;
 

@@ -8,7 +8,8 @@
  * Usage: node bench/hash-key-bytes.ts
  */
 import { ConsistentHash } from '../src/balancing/consistent-hash.ts';
-import { crc32Fast } from '../src/core/hash.ts';
+import { crc32Bytes, crc32Fast } from '../src/core/hash.ts';
+import { layOutKeys } from './keys.ts';
 import type { PickContext } from '../src/balancing/types.ts';
 
 const N = 1000;
@@ -32,42 +33,8 @@ for (let i = 0; i < 4096; i++) {
   while (s.length < len) s += alphabet[Math.floor(rand() * alphabet.length)];
   parts.push(s);
 }
-const buf = Buffer.from(parts.join('\r\n'), 'latin1');
-const head = buf.toString('latin1');
-const sliced: string[] = [];
-const starts = new Int32Array(4096);
-const ends = new Int32Array(4096);
-for (let i = 0, at = 0; i < 4096; at += parts[i].length + 2, i++) {
-  sliced.push(head.slice(at, at + parts[i].length));
-  starts[i] = at;
-  ends[i] = at + parts[i].length;
-}
-
-// CRC-32 (IEEE), slicing-by-4 over bytes: the same function as crc32Fast, reading a Uint8Array.
-const T0 = new Uint32Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  T0[n] = c >>> 0;
-}
-const T1 = new Uint32Array(256);
-const T2 = new Uint32Array(256);
-const T3 = new Uint32Array(256);
-for (let n = 0; n < 256; n++) {
-  T1[n] = (T0[n] >>> 8) ^ T0[T0[n] & 0xff];
-  T2[n] = (T1[n] >>> 8) ^ T0[T1[n] & 0xff];
-  T3[n] = (T2[n] >>> 8) ^ T0[T2[n] & 0xff];
-}
-function crcBytes(b: Uint8Array, i: number, end: number): number {
-  let c = 0xffffffff;
-  const end4 = end - ((end - i) & 3);
-  for (; i < end4; i += 4) {
-    c ^= b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
-    c = T3[c & 0xff] ^ T2[(c >>> 8) & 0xff] ^ T1[(c >>> 16) & 0xff] ^ T0[c >>> 24];
-  }
-  for (; i < end; i++) c = T0[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+const { buf, starts, ends, sliced } = layOutKeys(parts);
+const crcBytes = crc32Bytes;
 for (let i = 0; i < 4096; i++) {
   if (crcBytes(buf, starts[i], ends[i]) !== crc32Fast(sliced[i])) throw new Error(`CRC mismatch for key ${i}`);
 }

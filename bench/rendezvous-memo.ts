@@ -8,6 +8,7 @@
  *
  * Usage: node bench/rendezvous-memo.ts
  */
+import { layOutKeys } from './keys.ts';
 import { BUCKETS, Rendezvous } from '../src/balancing/rendezvous.ts';
 import { LoadCounters } from '../src/balancing/load.ts';
 import { Weights } from '../src/balancing/types.ts';
@@ -34,16 +35,7 @@ for (let i = 0; parts.length < 4096; i++) {
   seen.add(b);
   parts.push(s);
 }
-const buf = Buffer.from(parts.join('\r\n'), 'latin1');
-const head = buf.toString('latin1');
-const keys: string[] = [];
-const starts = new Int32Array(4096);
-const ends = new Int32Array(4096);
-for (let i = 0, at = 0; i < 4096; at += parts[i].length + 2, i++) {
-  keys.push(head.slice(at, at + parts[i].length));
-  starts[i] = at;
-  ends[i] = at + parts[i].length;
-}
+const { buf, starts, ends, sliced: keys } = layOutKeys(parts);
 
 let sink = 0;
 function warmString(b: Rendezvous, count: number): number {
