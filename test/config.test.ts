@@ -119,6 +119,18 @@ test('L4 listeners: each protocol takes its own fields; pools referenced; udp an
   const clash = base();
   clash.listeners.push({ name: 't', protocol: 'tcp', listen: '127.0.0.1:8080', pool: 'api' });
   expectOne(clash, 'listeners[1].listen', /collides with listeners\[0\]\.listen/);
+  // PROXY protocol in: http and https listeners take it as L4 ones do; udp does not.
+  const ppHttp = base();
+  ppHttp.listeners[0].proxyProtocol = { from: ['10.0.0.0/8', '::1'] };
+  const ok = validateConfig(ppHttp);
+  assert.ok(ok.ok, ok.ok ? '' : formatProblems(ok.problems));
+  assert.deepEqual(ok.config.listeners[0].proxyProtocol, { from: ['10.0.0.0/8', '::1'] });
+  const ppUdp = base();
+  ppUdp.listeners.push({ name: 'dns', protocol: 'udp', listen: '127.0.0.1:5353', pool: 'api', proxyProtocol: { from: ['10.0.0.0/8'] } });
+  expectOne(ppUdp, 'listeners[1].proxyProtocol', /^"proxyProtocol" applies to http and https and tcp and tls-passthrough listeners, not udp$/);
+  const ppEmpty = base();
+  ppEmpty.listeners[0].proxyProtocol = { from: [] };
+  expectOne(ppEmpty, 'listeners[0].proxyProtocol.from', /./);
 });
 
 test('match and split are normalized', () => {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server } from 'node:net';
 import { startFulcrum, type FulcrumProcess } from './helpers/fulcrum.ts';
+import { findHaproxy, startChild as startPeer } from './helpers/peers.ts';
 import { findNginx, freePorts } from '../tools/record-ketama-vectors.ts';
 
 const strict = process.env.FULCRUM_TEST_STRICT === '1';
@@ -18,45 +18,8 @@ after(async () => {
   for (const c of cleanup.reverse()) await c();
 });
 
-function findHaproxy(): string | null {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin']) {
-    const p = path.join(d, 'haproxy');
-    if (d && fs.existsSync(p)) return p;
-  }
-  return null;
-}
-
-async function waitPort(port: number, proc: ChildProcess, log: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (proc.exitCode !== null) throw new Error(`exited ${proc.exitCode}: ${log()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} not listening: ${log()}`);
-}
-
-/** Starts a peer; resolves once it listens on `port`. `stop()` (idempotent, bounded) SIGKILLs it by PID. */
-async function startChild(bin: string, args: string[], dir: string, port: number): Promise<{ proc: ChildProcess; stop(): Promise<void> }> {
-  let err = '';
-  const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= (async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      try { process.kill(proc.pid!, 'SIGKILL'); } catch { /* already gone */ }
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  })());
-  cleanup.push(stop);
-  await waitPort(port, proc, () => err.slice(-1500));
-  return { proc, stop };
+function startChild(bin: string, args: string[], dir: string, port: number) {
+  return startPeer(bin, args, dir, port, cleanup);
 }
 
 /** One HTTP/1.0 GET over a fresh connection from `localAddress`; the response text and our port. */

@@ -140,7 +140,7 @@ export class Metrics {
     });
     this.l4Events = new Counter({
       name: 'fulcrum_l4_events_total',
-      help: 'L4 (tcp, tls-passthrough, udp) listener events: connections accepted, refused, closed for a reason.',
+      help: 'L4 (tcp, tls-passthrough, udp) listener events: connections accepted, refused, closed for a reason; also the PROXY protocol events of http and https listeners.',
       labelNames: ['listener', 'event'],
       registers,
     });

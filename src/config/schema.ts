@@ -315,7 +315,7 @@ const ListenerTimeouts = z.strictObject({
   idle: Duration.prefault('60s').describe('Time a client keep-alive connection may stay idle between requests before it is closed.'),
   request: Duration.prefault(0).describe('Limit on the whole request, from the first byte to the end of the response; 0 = no limit.'),
   tunnel: Duration.prefault('1h').describe('`http`: an upgraded connection (WebSocket, or another protocol allowed by `webSocket.otherUpgrades`) that passes no byte in either direction for this long is closed (HAProxy `timeout tunnel`). 0 = no limit.'),
-  clientHello: Duration.prefault('5s').describe('`https`: time allowed for the TLS handshake. `tls-passthrough`, and listeners accepting the PROXY protocol: time allowed for the ClientHello (and the PROXY header) to arrive; the connection is closed when exceeded.'),
+  clientHello: Duration.prefault('5s').describe('`https`: time allowed for the TLS handshake. `tls-passthrough`: time allowed for the ClientHello (and the PROXY header) to arrive. Any listener with `proxyProtocol`: time allowed for the PROXY header to arrive (on `https` the handshake then has its own period). The connection is closed when exceeded.'),
 }).describe('Client-side timeouts of the listener. For `tcp` and `tls-passthrough` listeners `idle` is the time a proxied connection may pass no byte in either direction before both sides are closed.');
 
 const ListenerLimits = z.strictObject({
@@ -351,7 +351,7 @@ const UdpOptions = z.strictObject({
 
 const ProxyProtocolAccept = z.strictObject({
   from: z.array(IpOrCidr).min(1).describe('Sources allowed to (and required to) send a PROXY protocol v1 or v2 header; connections from any other address are refused.'),
-}).describe('`tcp` and `tls-passthrough` listeners: accept the PROXY protocol (v1 or v2, detected) from these sources; the address it carries is the client address (hash keys, the PROXY header sent on, logs).');
+}).describe('`http`, `https`, `tcp` and `tls-passthrough` listeners: accept the PROXY protocol (v1 or v2, detected; on `https` it precedes the TLS handshake) from these sources, as behind an L4 balancer (AWS NLB, HAProxy `send-proxy`). The address it carries is the client address everywhere: X-Forwarded-For/Forwarded, `trustedProxies`, `source-ip` hash keys, rate limits, affinity (L4: the PROXY header sent on to servers); a v2 LOCAL header (the balancer\'s health check) keeps the connection\'s own address. docs/proxy-protocol.md.');
 
 const FilePath = z.string().min(1);
 

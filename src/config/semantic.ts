@@ -133,7 +133,7 @@ function checkProtocolFields(l: Obj, li: number, add: (s: PathSegment[], m: stri
   only('tls', ['https']);
   only('pool', ['tcp', 'tls-passthrough', 'udp']);
   only('sniRoutes', ['tls-passthrough']);
-  only('proxyProtocol', ['tcp', 'tls-passthrough']);
+  only('proxyProtocol', ['http', 'https', 'tcp', 'tls-passthrough']);
   only('maxConnections', ['tcp', 'tls-passthrough']);
   only('udp', ['udp']);
   for (const k of ['trustedProxies', 'xForwarded', 'via', 'limits']) only(k, ['http', 'https']);

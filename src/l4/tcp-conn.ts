@@ -35,7 +35,8 @@ import type { Endpoint, PoolRuntime } from '../runtime/pool.ts';
 import { F_DRAINED } from '../runtime/pool-health.ts';
 import type { Deadlined } from '../runtime/sweeper.ts';
 import { normalizeIp } from '../l7/http1/forwarded.ts';
-import { encodeProxyV1, encodeProxyV2, parseProxyHeader, proxyAddressOf, type ProxyAddress } from './proxy-protocol.ts';
+import { encodeProxyV1, encodeProxyV2, proxyAddressOf, type ProxyAddress } from './proxy-protocol.ts';
+import { EV_BAD_PROXY_HEADER, EV_CLIENT_ABORTED, EV_HEADER_TIMEOUT, takeProxyHeader } from './proxy-accept.ts';
 import { parseClientHello } from './client-hello.ts';
 import type { SniRouter } from './sni-router.ts';
 import { exclusions, l4Key } from './l4-pick.ts';
@@ -159,19 +160,15 @@ export class TcpConn implements Deadlined {
     }
     let off = 0;
     if (!this.proxyDone) {
-      const r = parseProxyHeader(buf);
-      if (r.status === 'incomplete') {
-        if (buf.length > MAX_PEEK) this.refuse('bad_proxy_header');
-        return;
-      }
+      const r = takeProxyHeader(buf, MAX_PEEK);
+      if (r.status === 'incomplete') return;
       if (r.status === 'invalid') {
-        this.refuse('bad_proxy_header');
+        this.refuse(EV_BAD_PROXY_HEADER);
         return;
       }
       this.proxyDone = true;
-      const info = r.info;
-      // LOCAL (the sender's own health check) or UNKNOWN: the connection's own addresses.
-      if (!info.local && info.family !== 'unknown') this.addr = info;
+      // null for LOCAL (the sender's own health check) or UNKNOWN: the connection's own addresses.
+      this.addr = r.addr;
       off = r.length;
     }
     let sni: string | null = null;
@@ -378,7 +375,7 @@ export class TcpConn implements Deadlined {
   onClientEnd(): void {
     this.clientEnded = true;
     if (this.state === S_OPEN) (this.up as Socket).end();
-    else if (this.state === S_HEAD) this.refuse('client_aborted'); // FIN before the header was complete
+    else if (this.state === S_HEAD) this.refuse(EV_CLIENT_ABORTED); // FIN before the header was complete
     // CONNECT: the FIN is passed on once the server connection is open.
   }
 
@@ -422,7 +419,7 @@ export class TcpConn implements Deadlined {
   onDeadline(now: number): void {
     const s = this.state;
     if (s === S_HEAD) {
-      this.refuse('client_hello_timeout');
+      this.refuse(EV_HEADER_TIMEOUT);
     } else if (s === S_CONNECT) {
       if (this.deadline !== 0 && now >= this.deadline) this.attemptFailed('connect timeout');
     } else if (s === S_OPEN) {

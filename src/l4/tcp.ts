@@ -18,7 +18,7 @@ import type { ListenerConfig } from '../config/schema.ts';
 import type { PoolRuntime } from '../runtime/pool.ts';
 import type { Metrics } from '../admin/metrics.ts';
 import { graceWait, listenOn, registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../runtime/listener.ts';
-import { isTrusted, normalizeIp, trustMatcher } from '../l7/http1/forwarded.ts';
+import { EV_UNTRUSTED_PROXY, proxyTrustOf, untrustedSource } from './proxy-accept.ts';
 import { SniRouter } from './sni-router.ts';
 import { TcpConn, type TcpConnHost } from './tcp-conn.ts';
 
@@ -50,7 +50,7 @@ export class TcpListener implements ServiceListener, TcpConnHost {
     this.metrics = metrics;
     this.pools = snapshot.pools;
     this.sni = sniRouterOf(config);
-    this.trust = trustMatcher(config.proxyProtocol?.from ?? []);
+    this.trust = proxyTrustOf(config);
     this.acceptsProxy = this.trust !== null;
     this.bytesUp = metrics.l4Bytes.labels({ listener: config.name, direction: 'upstream' });
     this.bytesDown = metrics.l4Bytes.labels({ listener: config.name, direction: 'downstream' });
@@ -77,8 +77,8 @@ export class TcpListener implements ServiceListener, TcpConnHost {
       return;
     }
     const trust = this.trust;
-    if (trust !== null && !isTrusted(trust, normalizeIp(socket.remoteAddress))) {
-      this.count('refused_untrusted_proxy');
+    if (trust !== null && untrustedSource(trust, socket.remoteAddress)) {
+      this.count(EV_UNTRUSTED_PROXY);
       socket.on('error', ignore);
       socket.destroy();
       return;
@@ -146,7 +146,7 @@ export class TcpListener implements ServiceListener, TcpConnHost {
     this.config = config;
     this.pools = snapshot.pools;
     this.sni = sniRouterOf(config);
-    this.trust = trustMatcher(config.proxyProtocol?.from ?? []);
+    this.trust = proxyTrustOf(config);
     this.acceptsProxy = this.trust !== null;
     const now = Date.now();
     for (const c of this.conns) c.checkDrain(now, snapshot.pools);

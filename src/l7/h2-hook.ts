@@ -10,8 +10,9 @@ import type { HttpListener } from './http1/server.ts';
 /**
  * Serves one client connection over HTTP/2. `head`: bytes already read from the socket (the
  * preface and whatever followed it), to be processed before anything read later; null when none.
+ * `clientIp`: the client address when it is not the socket's peer (from a PROXY header).
  */
-export type H2Handler = (socket: Socket, listener: HttpListener, head: Buffer | null) => void;
+export type H2Handler = (socket: Socket, listener: HttpListener, head: Buffer | null, clientIp?: string) => void;
 
 let handler: H2Handler | null = null;
 

@@ -142,10 +142,11 @@ export class ClientConn implements UpstreamOwner {
   /** mTLS subject header line for the upstream (`''`: none verified), null when the listener does not send one. */
   private readonly certLine: string | null;
 
-  constructor(socket: Socket, listener: ListenerRuntime) {
+  /** `sourceIp`: the client address carried by a PROXY header (../proxy-stage.ts); default the socket's peer. */
+  constructor(socket: Socket, listener: ListenerRuntime, sourceIp?: string) {
     this.socket = socket;
     this.listener = listener;
-    this.clientIp = normalizeIp(socket.remoteAddress);
+    this.clientIp = normalizeIp(sourceIp ?? socket.remoteAddress);
     this.clientNode = forwardedNode(this.clientIp);
     this.trusted = isTrusted(listener.trust, this.clientIp);
     const cfg = listener.config;
@@ -260,7 +261,7 @@ export class ClientConn implements UpstreamOwner {
     this.deadline = 0;
     this.buf = null;
     this.listener.conns.delete(this);
-    h2(s, this.listener as HttpListener, buf);
+    h2(s, this.listener as HttpListener, buf, this.clientIp);
     return true;
   }
 

@@ -4,7 +4,12 @@
  *
  * A reload that keeps the listen address calls update(): the socket and every client connection
  * stay; the next request on any connection reads the new snapshot, limits and timeouts. Settings a
- * connection takes when it is accepted (trustedProxies, xForwarded, via) apply to new connections.
+ * connection takes when it is accepted (trustedProxies, xForwarded, via, proxyProtocol) apply to new
+ * connections.
+ *
+ * With `proxyProtocol.from`, each accepted socket first goes through ../proxy-stage.ts (PROXY header
+ * from trusted sources only); the HTTP connection then takes the carried address as its client
+ * address. Without it, the accept path is unchanged: straight to serve().
  */
 import { createServer, type BlockList, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../../config/schema.ts';
@@ -12,6 +17,8 @@ import { ClientConn } from './client.ts';
 import type { ClientConnection, ListenerRuntime, ListenerSnapshot } from './listener-runtime.ts';
 import type { HeadLimits } from './parser.ts';
 import { trustMatcher } from './forwarded.ts';
+import { proxyTrustOf } from '../../l4/proxy-accept.ts';
+import { startProxyStage, type ProxyStageHost } from '../proxy-stage.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { Metrics, RequestSeries } from '../../admin/metrics.ts';
@@ -19,12 +26,14 @@ import type { ErrorCode } from '../../core/errors.ts';
 import { graceWait, listenOn, registerListenerKind, type ServiceListener, type ServiceSnapshot } from '../../runtime/listener.ts';
 import { attachRouteHooks } from '../middlewares/index.ts';
 
-export class HttpListener implements ListenerRuntime, ServiceListener {
+export class HttpListener implements ListenerRuntime, ServiceListener, ProxyStageHost {
   config: ListenerConfig;
   /** `http`; `https` for the TLS listener built on this class (src/l7/tls/https-listener.ts). */
   readonly proto: string = 'http';
   limits: HeadLimits;
   trust: BlockList | null;
+  /** Sources allowed to (and required to) send a PROXY header; null: the listener does not accept the PROXY protocol. */
+  proxyTrust: BlockList | null;
   readonly conns = new Set<ClientConnection>();
   draining = false;
   snapshot: ListenerSnapshot;
@@ -47,6 +56,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     attachRouteHooks(this.snapshot.router, config.name, metrics);
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
+    this.proxyTrust = proxyTrustOf(config);
     this.server = this.createServer((socket) => {
       if (this.draining) {
         socket.destroy();
@@ -58,7 +68,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
         this.held.push(socket);
         return;
       }
-      this.serve(socket);
+      this.accept(socket);
     });
   }
 
@@ -67,9 +77,34 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     return createServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, onSocket);
   }
 
-  /** Serves one accepted connection (a TLS listener may hand it to HTTP/2 instead). */
-  protected serve(socket: Socket): void {
-    new ClientConn(socket, this);
+  /** An accepted connection: PROXY header first when the listener accepts the PROXY protocol, else served at once. */
+  protected accept(socket: Socket): void {
+    const pt = this.proxyTrust;
+    if (pt === null) this.serve(socket);
+    else startProxyStage(socket, pt, this);
+  }
+
+  /**
+   * Serves one accepted connection (a TLS listener may hand it to HTTP/2 instead). `sourceIp`: the
+   * client address from a PROXY header (default: the socket's peer).
+   */
+  protected serve(socket: Socket, sourceIp?: string): void {
+    new ClientConn(socket, this, sourceIp);
+  }
+
+  /** ProxyStageHost: the PROXY header of `socket` was read (the socket is paused). */
+  proxied(socket: Socket, sourceIp: string | null): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.serve(socket, sourceIp ?? undefined);
+    socket.resume();
+  }
+
+  /** ProxyStageHost: counts a PROXY protocol event as the L4 listeners do. */
+  countProxyEvent(event: string): void {
+    this.metrics.l4Events.inc({ listener: this.config.name, event });
   }
 
   /** A reload binds this listener before the swap: hold accepted connections until activate(). */
@@ -84,7 +119,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     if (held === null) return;
     for (const socket of held) {
       if (socket.destroyed) continue;
-      this.serve(socket);
+      this.accept(socket);
       socket.resume();
     }
   }
@@ -111,6 +146,7 @@ export class HttpListener implements ListenerRuntime, ServiceListener {
     this.config = config;
     this.limits = limitsOf(config);
     this.trust = trustMatcher(config.trustedProxies);
+    this.proxyTrust = proxyTrustOf(config);
     this.snapshot = httpSnapshot(snapshot);
     attachRouteHooks(this.snapshot.router, config.name, this.metrics);
     // Cached metric children are keyed by the old routes and endpoints: drop them (the series

@@ -37,10 +37,11 @@ export class H2Conn implements ClientConnection {
   private closing = false;
   private closedAt = 0;
 
-  constructor(socket: Socket, listener: HttpListener) {
+  /** `clientIp`: the client address from a PROXY header (default: the socket's peer). */
+  constructor(socket: Socket, listener: HttpListener, clientIp?: string) {
     this.socket = socket;
     this.listener = listener;
-    const ip = normalizeIp(socket.remoteAddress);
+    const ip = normalizeIp(clientIp ?? socket.remoteAddress);
     this.clientIp = ip;
     const cfg = listener.config;
     this.forward = {

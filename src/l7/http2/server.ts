@@ -37,15 +37,18 @@ function onSession(session: ServerHttp2Session): void {
   else session.destroy();
 }
 
-/** Serves `socket` over HTTP/2; `head`: bytes already read from it (the preface and after). */
-export function serveH2(socket: Socket, listener: HttpListener, head: Buffer | null): void {
+/**
+ * Serves `socket` over HTTP/2; `head`: bytes already read from it (the preface and after);
+ * `clientIp`: the client address when it is not the socket's peer (PROXY protocol).
+ */
+export function serveH2(socket: Socket, listener: HttpListener, head: Buffer | null, clientIp?: string): void {
   if (listener.draining) {
     socket.destroy();
     return;
   }
   socket.on('error', ignore);
   if (head !== null && head.length > 0) socket.unshift(head);
-  const conn = new H2Conn(socket, listener);
+  const conn = new H2Conn(socket, listener, clientIp);
   const srv = serverFor(listener);
   accepting = conn;
   try {

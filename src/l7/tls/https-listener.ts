@@ -9,8 +9,13 @@
  * new secure context serves new handshakes (SNI callback, and setSecureContext() for clients
  * without SNI) while established connections keep theirs. A file that fails to load keeps the
  * certificate it would replace and logs an error.
+ *
+ * Accepting: a plain net.Server listens and gives each connection to the (never listening)
+ * tls.Server with `emit('connection')` — at once, or, when the listener accepts the PROXY protocol,
+ * after ../proxy-stage.ts has read the PROXY header that precedes the ClientHello (the bytes after
+ * it are put back for TLS). The carried address follows the TLS socket to the HTTP connection.
  */
-import type { Server, Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket, type SecureContext } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { HttpListener } from '../http1/server.ts';
@@ -23,8 +28,12 @@ import { CertStore, loadCaFile, loadCertificate, type CertSpec, type LoadedCert 
 import { FileWatch } from './watch.ts';
 import { defaultLogger } from '../../core/log.ts';
 import { subjectHeaderLine } from './subject.ts';
+import { startProxyStage } from '../proxy-stage.ts';
 
 type TlsConfig = NonNullable<ListenerConfig['tls']>;
+
+/** Raw sockets whose PROXY header carried a client address, until their TLS socket is served. */
+const proxiedIps = new WeakMap<Socket, string>();
 
 export class HttpsListener extends HttpListener {
   override readonly proto: string = 'https';
@@ -38,6 +47,10 @@ export class HttpsListener extends HttpListener {
   private clientCa: Buffer | null = null;
   private watch: FileWatch | null = null;
   private tlsConfig!: TlsConfig;
+  /** The TLS server the listening socket's connections are handed to (set by createServer, during super()). */
+  declare private tlsServer: TlsServer;
+  /** Some connection came through the PROXY stage (its address is then looked up in serve()). */
+  private proxySeen = false;
 
   constructor(config: ListenerConfig, snapshot: ServiceSnapshot, metrics: Metrics) {
     super(config, snapshot, metrics);
@@ -54,6 +67,7 @@ export class HttpsListener extends HttpListener {
       SNICallback: (servername, cb) => this.onServerName(servername, cb),
       ALPNCallback: ({ protocols }) => selectAlpn(protocols, this.config.http2.enabled),
     }, onSocket as (socket: TLSSocket) => void);
+    this.tlsServer = server;
     server.on('connection', (raw: Socket) => {
       this.handshaking.add(raw);
       raw.once('close', () => this.handshaking.delete(raw));
@@ -63,7 +77,30 @@ export class HttpsListener extends HttpListener {
       if (raw !== undefined) this.handshaking.delete(raw);
     });
     server.on('tlsClientError', () => this.onProtocolError('FULCRUM_E_TLS_HANDSHAKE'));
-    return server;
+    return createNetServer({ noDelay: true, allowHalfOpen: true, keepAlive: true }, (raw) => {
+      const pt = this.proxyTrust;
+      if (pt === null) server.emit('connection', raw);
+      else if (this.draining) raw.destroy();
+      else startProxyStage(raw, pt, this);
+    });
+  }
+
+  /** The PROXY header was read off the raw socket: TLS takes it from here (the address waits in `proxiedIps`). */
+  override proxied(raw: Socket, sourceIp: string | null): void {
+    if (this.draining) {
+      raw.destroy();
+      return;
+    }
+    if (sourceIp !== null) {
+      this.proxySeen = true;
+      proxiedIps.set(raw, sourceIp);
+    }
+    this.tlsServer.emit('connection', raw);
+  }
+
+  /** TLS sockets arrive after the handshake: any PROXY header was read before it (see createServer). */
+  protected override accept(socket: Socket): void {
+    this.serve(socket);
   }
 
   private onServerName(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void {
@@ -73,13 +110,14 @@ export class HttpsListener extends HttpListener {
   }
 
   protected override serve(socket: Socket): void {
+    const ip = this.proxySeen ? proxiedIps.get((socket as unknown as { _parent?: Socket })._parent as Socket) : undefined;
     if ((socket as TLSSocket).alpnProtocol === 'h2') {
       const h2 = h2Handler();
-      if (h2 !== null) h2(socket, this, null);
+      if (h2 !== null) h2(socket, this, null, ip);
       else socket.destroy(); // not offered without a handler; cannot happen
       return;
     }
-    new ClientConn(socket, this);
+    new ClientConn(socket, this, ip);
   }
 
   /** The header line (`Name: subject\r\n`) for a verified client certificate, '' without one, null when off. */
@@ -121,7 +159,7 @@ export class HttpsListener extends HttpListener {
   private applyTls(config: ListenerConfig, first: boolean): void {
     const tls = config.tls as TlsConfig;
     this.tlsConfig = tls;
-    const server = this.server as TlsServer & { requestCert: boolean; rejectUnauthorized: boolean };
+    const server = this.tlsServer as TlsServer & { requestCert: boolean; rejectUnauthorized: boolean };
     server.requestCert = tls.clientAuth !== undefined;
     server.rejectUnauthorized = tls.clientAuth?.required ?? false;
     this.clientCertHeader = tls.clientAuth?.forwardSubject?.toLowerCase() ?? null;
@@ -188,7 +226,7 @@ export class HttpsListener extends HttpListener {
     }
     if (!changed || next.length === 0) return;
     this.store = new CertStore(next);
-    (this.server as TlsServer).setSecureContext(this.store.default.options);
+    this.tlsServer.setSecureContext(this.store.default.options);
   }
 
   private logError(file: string, err: Error): void {
