@@ -431,11 +431,52 @@ test('env interpolation: ${VAR}, ${VAR:-default}, $${ escape, unset variables by
   assert.match(malformed[0].message, /expected \$\{NAME\} or \$\{NAME:-default\}/);
 });
 
+test('GSLB only: listeners and pools may be omitted or empty next to a gslb section; neither listeners nor gslb is refused at `listeners`', () => {
+  const gslb = { listen: '127.0.0.1:5300', zones: [{ name: 'example.com', records: [{ name: 'www', type: 'A', value: '192.0.2.1' }] }] };
+  const r = validateConfig({ gslb });
+  assert.ok(r.ok, r.ok ? '' : formatProblems(r.problems));
+  assert.deepEqual(r.config.listeners, []);
+  assert.deepEqual(r.config.pools, []);
+  assert.deepEqual(r.config.admin, { listen: '127.0.0.1:9090', enabled: true });
+  assert.equal(r.config.shutdown.gracePeriod, 30_000);
+  assert.equal(r.config.gslb!.listen, '127.0.0.1:5300');
+  assert.equal(r.config.gslb!.zones[0].ttl, 300);
+  const empty = validateConfig({ listeners: [], pools: [], gslb });
+  assert.ok(empty.ok, empty.ok ? '' : formatProblems(empty.problems));
+  assert.deepEqual(empty.config.listeners, []);
+  // A pool defined but used by no listener stays valid, as it always was.
+  const unused = validateConfig({ pools: [{ name: 'spare', servers: [{ address: '127.0.0.1:3001' }] }], gslb });
+  assert.ok(unused.ok, unused.ok ? '' : formatProblems(unused.problems));
+  assert.equal(unused.config.pools[0].algorithm, 'round-robin');
+  // Neither listeners nor gslb: one problem, at `listeners`.
+  expectOne({}, 'listeners', /^expected at least one listener \(or a gslb section\)$/);
+  expectOne({ listeners: [], pools: [] }, 'listeners', /^expected at least one listener \(or a gslb section\)$/);
+  expectOne({ pools: base().pools }, 'listeners', /^expected at least one listener \(or a gslb section\)$/);
+  // Listeners but no pools: the route's pool reference is what is wrong.
+  const noPools = base();
+  delete noPools.pools;
+  expectOne(noPools, 'listeners[0].routes[0].pool', /^unknown pool "api"; defined pools: none$/);
+  // A listeners value of the wrong type is the schema's problem, reported once.
+  const ps = problemsOf(validateConfig({ listeners: 'web', gslb }));
+  assert.deepEqual(ps.map((p) => p.path), ['listeners']);
+  assert.doesNotMatch(ps[0].message, /gslb section/);
+  // `fulcrum validate` path: a YAML file with only a gslb section.
+  const y = parseConfigText('gslb:\n  listen: 127.0.0.1:5300\n  zones:\n    - name: example.com\n', 'g.yaml', {});
+  assert.ok(y.ok, y.ok ? '' : formatProblems(y.problems));
+  assert.deepEqual(y.config.listeners, []);
+  // The GSLB-only example (docs/gslb.md) is valid.
+  const ex = parseConfigText(readFileSync(`${repo}examples/gslb-only.yaml`, 'utf8'), 'examples/gslb-only.yaml', {});
+  assert.ok(ex.ok, ex.ok ? '' : formatProblems(ex.problems));
+  assert.deepEqual([ex.config.listeners, ex.config.pools], [[], []]);
+  assert.deepEqual(ex.config.gslb!.names.map((n) => n.name), ['app.example.com']);
+});
+
 test('JSON Schema describes the input file', () => {
   const s = configJsonSchema() as any;
   assert.equal(s.$schema, 'https://json-schema.org/draft/2020-12/schema');
   assert.equal(s.additionalProperties, false);
-  assert.deepEqual(s.required, ['listeners', 'pools']);
+  assert.equal(s.required, undefined); // listeners and pools default to [] …
+  assert.deepEqual(s.anyOf, [{ required: ['listeners'], properties: { listeners: { minItems: 1 } } }, { required: ['gslb'] }]); // … but listeners or gslb
   const dur = s.$defs.Duration;
   assert.deepEqual(dur.anyOf.map((a: any) => a.type), ['number', 'string']);
   assert.ok(new RegExp(dur.anyOf[1].pattern).test('1m30s'));

@@ -356,3 +356,29 @@ test('demo token: printed once with the dashboard URL, never in the logs (after 
   const r = await fetch(`${demo.admin}/api/v1/demo/traffic`, { method: 'POST', headers: { authorization: `Bearer ${demo.token}` }, body: '{"rate": 50, "clients": 2, "durationS": 600}' });
   assert.equal(((await r.json()) as { running: boolean }).running, true);
 });
+
+test('dashboard in chromium with a GSLB-only config (no pools): live, says there are no pools, no error', { timeout: 60_000, skip: SKIP_BROWSER }, async () => {
+  const { chromium } = await import('playwright-core');
+  const fl = await startFulcrum({
+    admin: { listen: '127.0.0.1:0' },
+    gslb: { listen: '127.0.0.1:0', zones: [{ name: 'example.com', records: [{ name: 'www', type: 'A', value: '192.0.2.1' }] }] },
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox'] });
+  const problems: string[] = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url})`); });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await page.goto(`http://127.0.0.1:${fl.adminPort}/`);
+    await until('live', 10_000, async () => (await page.locator('#conn').textContent()) === 'live');
+    await until('the no-pools note', 10_000, async () => /^config generation 1 · no pools in this config \(GSLB only/.test((await page.locator('#generation').textContent()) ?? ''));
+    assert.equal(await page.locator('#backends tbody tr').count(), 0);
+    assert.equal(await page.locator('#pool-select option').count(), 0);
+    assert.equal(await page.locator('#error').isVisible(), false);
+    await page.close();
+  } finally {
+    await browser.close();
+    await fl.stop();
+  }
+  assert.deepEqual(problems, [], 'no console or page error');
+});

@@ -275,7 +275,8 @@ export function explain(rt: Runtime, d: ExplainRequest): { status: number; body:
     ? rt.listeners.find((l) => l.config.protocol === 'http') ?? rt.listeners[0]
     : rt.listeners.find((l) => l.config.name === d.listener);
   if (listener === undefined) {
-    return { status: 404, body: { error: `no listener named ${JSON.stringify(d.listener)}`, listeners: rt.listeners.map((l) => l.config.name) } };
+    const error = d.listener === undefined ? 'no listener to explain a request on: the config has none (GSLB only)' : `no listener named ${JSON.stringify(d.listener)}`;
+    return { status: 404, body: { error, listeners: rt.listeners.map((l) => l.config.name) } };
   }
   const req = new DescribedRequest(d);
   const lc = listener.config;

@@ -28,7 +28,7 @@ export interface WriteOutcome {
   action: string;
 }
 
-const poolShape = ConfigSchema.shape.pools.element.shape;
+const poolShape = ConfigSchema.shape.pools.unwrap().element.shape;
 const serverSchema = poolShape.servers.element;
 
 function invalid(action: string, problems: Problem[]): WriteOutcome {
@@ -229,7 +229,8 @@ export async function setAlgorithm(rt: Runtime, poolName: string, body: unknown,
     // The cross-value checks of the pool (hashKey required by hashing algorithms, sections that fit).
     const probe: Record<string, unknown> = { name: found.pool.name, algorithm: algo.data };
     for (const k of ALGO_FIELDS) if (next[k] !== undefined) probe[k] = next[k];
-    for (const p of semanticProblems({ pools: [probe] })) {
+    // Only the pool's own problems: the probe config has no listener, which is not this write's concern.
+    for (const p of semanticProblems({ pools: [probe] }).filter((q) => q.segments[0] === 'pools')) {
       problems.push({ path: formatPath([...base, ...p.segments.slice(2)]), message: p.message });
     }
     if (problems.length > 0) return invalid(action, problems);

@@ -2,8 +2,9 @@
  * Runs a validated config until SIGTERM/SIGINT, then shuts down gracefully (stop accepting, finish
  * requests in progress within `shutdown.gracePeriod`, close idle keep-alive connections) and exits 0.
  * Prints one line per bound listener on stdout: `listener NAME SCHEME://HOST:PORT` (http, https, tcp,
- * tls for passthrough, udp) and `admin http://…`
- * (and again for every listener a reload binds).
+ * tls for passthrough, udp), `gslb dns://HOST:PORT` for the GSLB DNS server (UDP and TCP), and
+ * `admin http://…` (and again for every listener, or DNS server, a reload binds). A GSLB-only
+ * config prints no `listener` line.
  *
  * Hot reload, when the config came from a file: SIGHUP reloads it; so does a change to the file
  * (watched through its directory, so editors and tools that replace the file by a rename are seen;
@@ -59,6 +60,7 @@ export async function serve(config: Config, options: ServeOptions | ((rt: Runtim
     return 1;
   }
   for (const l of started.listeners) process.stdout.write(`listener ${l.name} ${l.scheme ?? 'http'}://${fmtHost(l.host)}:${l.port}\n`);
+  if (started.dns) process.stdout.write(`gslb dns://${fmtHost(started.dns.host)}:${started.dns.port}\n`);
   if (started.admin) process.stdout.write(`admin http://${fmtHost(started.admin.host)}:${started.admin.port}\n`);
   if (opts.file !== undefined) {
     reloader = new FileReloader(rt, opts.file, log);
@@ -201,6 +203,7 @@ class FileReloader {
       return;
     }
     for (const b of r.bound) process.stdout.write(`listener ${b.name} ${b.scheme ?? 'http'}://${fmtHost(b.host)}:${b.port}\n`);
+    if (r.dns) process.stdout.write(`gslb dns://${fmtHost(r.dns.host)}:${r.dns.port}\n`);
     this.log.info({ file: this.file, generation: r.generation, summary: r.summary }, r.message);
   }
 

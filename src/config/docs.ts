@@ -53,6 +53,7 @@ column of the syntax error. A complete, commented example is in [examples/full.y
 
 Besides the type of each value, Fulcrum refuses a file when:
 
+- there is no listener and no \`gslb\` section (a GSLB-only file may omit \`listeners\` and \`pools\`);
 - two listeners, two pools, or two routes of one listener have the same name;
 - a route names a pool (in \`pool\` or \`split\`) that \`pools\` does not define;
 - a route has neither \`pool\` nor \`split\`, or both; all the weights of a \`split\` are 0;

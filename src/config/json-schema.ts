@@ -2,7 +2,7 @@
  * JSON Schema (draft 2020-12) of the config FILE as written (zod `io: 'input'`): durations as
  * strings or numbers, optional keys with their defaults. For editors (yaml-language-server,
  * VS Code `$schema`) and `fulcrum schema`. Decorations zod cannot infer from refinements (the
- * duration pattern, the registered algorithm names, "exactly one of" groups) are added here.
+ * duration pattern, the registered algorithm names, "exactly one of" groups, listeners or gslb) are added here.
  */
 import { z } from 'zod';
 import { algorithmNames } from '../balancing/registry.ts';
@@ -20,7 +20,10 @@ export function configJsonSchema(): Record<string, unknown> {
     override(ctx) {
       const js = ctx.jsonSchema as Record<string, unknown>;
       const zs = ctx.zodSchema as unknown;
-      if (zs === Duration) {
+      if (zs === ConfigSchema) {
+        // Listeners are optional only next to a gslb section (src/config/semantic.ts checks the same).
+        js.anyOf = [{ required: ['listeners'], properties: { listeners: { minItems: 1 } } }, { required: ['gslb'] }];
+      } else if (zs === Duration) {
         delete js.type;
         js.anyOf = [
           { type: 'number', minimum: 0, maximum: 2147483647, description: 'milliseconds' },

@@ -626,8 +626,10 @@ export const ConfigSchema = z.strictObject({
   $schema: z.string().optional().describe('Ignored; lets editors find the JSON Schema (`fulcrum schema > fulcrum.schema.json`).'),
   admin: AdminSchema.prefault({}),
   shutdown: ShutdownSchema.prefault({}),
-  listeners: z.array(ListenerSchema).min(1).describe('Listeners (at least one).'),
-  pools: z.array(PoolSchema).min(1).describe('Pools of backend servers (at least one).'),
+  // prefault, not default: the JSON Schema (io 'input') keeps a prefault's value as `default` where
+  // it drops a default of a transforming schema, and the reference shows `[]`.
+  listeners: z.array(ListenerSchema).prefault([]).describe('Listeners. At least one, unless a `gslb` section is configured: a GSLB-only config (docs/gslb.md) runs Fulcrum as an authoritative DNS server alone, without listeners or pools.'),
+  pools: z.array(PoolSchema).prefault([]).describe('Pools of backend servers. Every pool a listener or route names must be defined here; a pool no listener uses is allowed (kept ready for a reload).'),
   gslb: gslbSchema({ Duration, ListenAddress, ServerAddress, HealthCheck: HealthCheckSchema }).optional(),
 }).describe('Fulcrum configuration file.');
 

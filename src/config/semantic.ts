@@ -4,6 +4,9 @@
  * addresses that would collide at bind time (a wildcard 0.0.0.0:P or [::]:P collides with any
  * host on port P, as a Linux dual-stack bind does).
  *
+ * A config needs at least one listener unless it has a `gslb` section (Fulcrum as a DNS server
+ * alone); then `listeners` and `pools` may be omitted or empty.
+ *
  * Runs on the raw (interpolated) input, independently of the schema pass, so both report in one
  * go. Every access is guarded: values of the wrong type are the schema's to report.
  */
@@ -29,6 +32,11 @@ export function semanticProblems(raw: unknown): PathedProblem[] {
 
   const pools = arr(raw.pools);
   const listeners = arr(raw.listeners);
+  // Without listeners Fulcrum serves nothing unless it is a DNS server (GSLB only): then listeners
+  // and pools may be omitted. A value of the wrong type is the schema's to report.
+  if ((raw.listeners === undefined || (Array.isArray(raw.listeners) && raw.listeners.length === 0)) && raw.gslb === undefined) {
+    add(['listeners'], 'expected at least one listener (or a gslb section)');
+  }
   uniqueNames(pools, ['pools'], 'pool', add);
   uniqueNames(listeners, ['listeners'], 'listener', add);
 

@@ -58,7 +58,11 @@ export function schemeOf(protocol: string): string {
 
 /** Outcome of Runtime.reload(). On refusal nothing changed: the running config stays in service. */
 export type ReloadResult =
-  | { ok: true; generation: number; summary: ReloadSummary; message: string; bound: BoundAddress[] }
+  | {
+    ok: true; generation: number; summary: ReloadSummary; message: string; bound: BoundAddress[];
+    /** The GSLB DNS server, when this reload bound it (gslb section added, or its address changed); else null. */
+    dns: BoundAddress | null;
+  }
   | {
     ok: false;
     /** The generation still in service. */
@@ -113,8 +117,11 @@ export class Runtime {
     });
   }
 
-  /** Binds every listener and the admin API. Rejects (and closes what was bound) on the first failure. */
-  async start(): Promise<{ listeners: BoundAddress[]; admin: BoundAddress | null }> {
+  /**
+   * Binds every listener (there may be none: a GSLB-only config), the GSLB DNS server and the admin
+   * API. Rejects (and closes what was bound) on the first failure.
+   */
+  async start(): Promise<{ listeners: BoundAddress[]; dns: BoundAddress | null; admin: BoundAddress | null }> {
     const bound: BoundAddress[] = [];
     for (const pool of this.pools.values()) pool.start();
     try {
@@ -126,9 +133,11 @@ export class Runtime {
         this.bound.set(l.config.name, { name: l.config.name, host, port });
         this.log.info({ listener: l.config.name, address: `${host}:${port}` }, 'listener started');
       }
+      let dns: BoundAddress | null = null;
       if (this.gslb !== null) {
         const port = await this.gslb.start();
         const { host } = splitHostPort(this.gslb.config.listen);
+        dns = { name: 'gslb', host, port, scheme: 'dns' };
         this.log.info({ address: `${host}:${port}` }, 'GSLB DNS server started (UDP and TCP)');
       }
       let admin: BoundAddress | null = null;
@@ -137,7 +146,7 @@ export class Runtime {
         admin = await this.admin.listen();
         this.log.info({ address: `${admin.host}:${admin.port}` }, 'admin API started');
       }
-      return { listeners: bound, admin };
+      return { listeners: bound, dns, admin };
     } catch (err) {
       for (const l of this.listeners) l.abandon();
       this.admin?.close();
@@ -234,10 +243,10 @@ export class Runtime {
       return refuse('FULCRUM_E_SHUTTING_DOWN', [{ path: '(root)', message: 'shutting down: reload ignored' }]);
     }
     // 2b. GSLB: compiled and (when its address changed) bound before anything is swapped.
-    const gslbProblem = await this.reloadGslb(config);
-    if (gslbProblem !== null) {
+    const gslbResult = await this.reloadGslb(config);
+    if ('problem' in gslbResult) {
       rollback();
-      return refuse(gslbProblem.code, [gslbProblem.problem]);
+      return refuse(gslbResult.code, [gslbResult.problem]);
     }
 
     // 3. From here on, synchronous: no request runs between building the pools and the swap.
@@ -305,7 +314,7 @@ export class Runtime {
       this.log.warn({ admin: config.admin }, 'admin section changed: the admin API keeps its current address until a restart');
     }
     const summary = summarize(plan, this.generation);
-    return { ok: true, generation: this.generation, summary, message: formatSummary(summary), bound };
+    return { ok: true, generation: this.generation, summary, message: formatSummary(summary), bound, dns: gslbResult.dns };
   }
 
   /** Health events of every pool go to the feed. */
@@ -342,22 +351,27 @@ export class Runtime {
     });
   }
 
-  /** Applies the `gslb` section of a reloaded config (added, changed, removed); a problem refuses the reload. */
-  private async reloadGslb(config: Config): Promise<{ code: 'FULCRUM_E_CONFIG_INVALID' | 'FULCRUM_E_LISTEN'; problem: Problem } | null> {
+  /**
+   * Applies the `gslb` section of a reloaded config (added, changed, removed); a problem refuses the
+   * reload. `dns` is the DNS server's address when this bound one (added, or moved), else null.
+   */
+  private async reloadGslb(config: Config): Promise<{ code: 'FULCRUM_E_CONFIG_INVALID' | 'FULCRUM_E_LISTEN'; problem: Problem } | { dns: BoundAddress | null }> {
     const next = config.gslb;
-    if (JSON.stringify(next) === JSON.stringify(this.config.gslb)) return null;
+    if (JSON.stringify(next) === JSON.stringify(this.config.gslb)) return { dns: null };
+    const boundAt = (port: number | null): BoundAddress | null =>
+      (port === null || next === undefined ? null : { name: 'gslb', host: splitHostPort(next.listen).host, port, scheme: 'dns' });
     try {
       if (next === undefined) {
         await this.gslb?.stop();
         this.gslb = null;
+        return { dns: null };
       } else if (this.gslb === null) {
         const g = new GslbRuntime(next, this.log);
-        await g.start();
+        const port = await g.start();
         this.gslb = g;
-      } else {
-        await this.gslb.reload(next);
+        return { dns: boundAt(port) };
       }
-      return null;
+      return { dns: boundAt(await this.gslb.reload(next)) };
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (typeof e.code === 'string' && e.code.startsWith('E')) {

@@ -196,8 +196,13 @@ function render() {
   if (current === null || !names.includes(current)) current = names[0] ?? null;
   sel.value = current ?? '';
   const p = pools.find((x) => x.name === current);
-  if (p === undefined) return;
-  $('generation').textContent = generation === null ? '' : `config generation ${generation}`;
+  const gen = generation === null ? '' : `config generation ${generation}`;
+  if (p === undefined) {
+    // A GSLB-only config has no pools: say so rather than show an empty picture.
+    if (names.length === 0) $('generation').textContent = `${gen ? `${gen} · ` : ''}no pools in this config (GSLB only: DNS sites and names at /api/v1/gslb)`;
+    return;
+  }
+  $('generation').textContent = gen;
   const av = p.algorithmView;
   if ($('algo-now').textContent !== p.algorithm) {
     $('algo-now').textContent = p.algorithm;

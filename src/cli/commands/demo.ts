@@ -68,6 +68,12 @@ export const command: Command = {
         return 2;
       }
     }
+    // The demo puts its backends on a pool's addresses and points its URLs at the first listener:
+    // a config without either (GSLB only) runs with --config, not as the demo.
+    if (result.config.pools.length === 0 || result.config.listeners.length === 0) {
+      process.stderr.write(`fulcrum demo: ${file} has no ${result.config.pools.length === 0 ? 'pool' : 'listener'} for the demo backends and URLs; run it with --config FILE instead (FULCRUM_E_USAGE)\n`);
+      return 2;
+    }
     let config: Config = result.config;
     if (values.listen !== undefined) config = { ...config, listeners: config.listeners.map((l, i) => (i === 0 ? { ...l, listen: values.listen! } : l)) };
     // Writes on: a token from the environment or generated now (the config's own admin.auth wins).
