@@ -107,11 +107,8 @@ export class Rendezvous implements HashingBalancer {
   pick(ctx: PickContext): number {
     const h = keyCrc32(ctx);
     if (h < 0) return this.keyless(ctx.excluded, null);
-    const live = this.live;
-    if (live === null ? this.posVersion === -1 : live.version !== this.posVersion) this.syncWeights();
     const b = h >>> SHIFT;
-    let o = this.owners[b];
-    if (o === NOT_COMPUTED) o = this.owners[b] = this.scan(b, null, null, -1);
+    const o = this.owner(b);
     const ex = ctx.excluded;
     if (ex === null || o < 0 || ex[o] === 0) return o;
     return this.scan(b, ex, null, -1);
@@ -121,11 +118,8 @@ export class Rendezvous implements HashingBalancer {
   pickFiltered(ctx: PickContext, filter: CandidateFilter): number {
     const h = keyCrc32(ctx);
     if (h < 0) return this.keyless(ctx.excluded, filter);
-    const live = this.live;
-    if (live === null ? this.posVersion === -1 : live.version !== this.posVersion) this.syncWeights();
     const b = h >>> SHIFT;
-    let o = this.owners[b];
-    if (o === NOT_COMPUTED) o = this.owners[b] = this.scan(b, null, null, -1);
+    const o = this.owner(b);
     if (o < 0) return -1;
     const ex = ctx.excluded;
     if (ex === null || ex[o] === 0) {
@@ -133,6 +127,18 @@ export class Rendezvous implements HashingBalancer {
       return this.scan(b, ex, filter, o); // o already refused: not asked again
     }
     return this.scan(b, ex, filter, -1);
+  }
+
+  /**
+   * Bucket b's memoized winner (weight > 0, no exclusions; −1: none), computed on first use; the
+   * weights are synced first (a version change resets the memo), so a scan after it sees them too.
+   */
+  private owner(b: number): number {
+    const live = this.live;
+    if (live === null ? this.posVersion === -1 : live.version !== this.posVersion) this.syncWeights();
+    let o = this.owners[b];
+    if (o === NOT_COMPUTED) o = this.owners[b] = this.scan(b, null, null, -1);
+    return o;
   }
 
   /** Admin view: expected share of keys per endpoint (its live weight over the sum). Pure. */

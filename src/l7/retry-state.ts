@@ -5,6 +5,7 @@
  * `bufferBody`, and whether a retry may be made. One class for both, so the rules cannot drift.
  */
 import type { Endpoint, PoolRuntime } from '../runtime/pool.ts';
+import { backoffDelay } from '../health/retry-budget.ts';
 
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
@@ -64,5 +65,11 @@ export class RetryState {
     }
     pool.health.retries++;
     return next;
+  }
+
+  /** Delay before the retry next() chose (full-jitter backoff after `attempt` attempts), in ms. */
+  backoffMs(pool: PoolRuntime): number {
+    const b = pool.config.retries.backoff;
+    return backoffDelay(this.attempt, b.base, b.max, Math.random);
   }
 }

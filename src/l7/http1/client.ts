@@ -24,7 +24,6 @@ import type { ListenerRuntime } from './listener-runtime.ts';
 import { RequestViewImpl } from './request-view.ts';
 import { Dechunker } from './dechunk.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
-import { backoffDelay } from '../../health/retry-budget.ts';
 import { Exchange } from '../middlewares/exchange.ts';
 import { requestPhase, responsePhase } from '../middlewares/phases.ts';
 import type { HookedRoute } from '../middlewares/index.ts';
@@ -357,7 +356,8 @@ export class ClientConn implements UpstreamOwner {
         key = pool.key.extract(this.view);
         if (key === '') key = undefined; // an empty key counts as missing (nginx balances it round robin)
       }
-      if ((spanned === 0 || (spanned < 0 && key === undefined)) && pool.rejectMissingKey) {
+      const missing = spanned < 0 ? key === undefined : spanned === 0;
+      if (missing && pool.rejectMissingKey) {
         this.reject(503, 'FULCRUM_E_HASH_KEY_MISSING', buf, bodyStart, end);
         return;
       }
@@ -895,7 +895,6 @@ export class ClientConn implements UpstreamOwner {
     const ep = this.endpoint;
     const req = this.req;
     if (pool === null || ep === null || req === null) return false;
-    const r = pool.config.retries;
     if (this.keyLater) {
       this.keyLater = false;
       this.key = (pool.key as KeyExtractor).extract(this.view) || undefined;
@@ -914,7 +913,7 @@ export class ClientConn implements UpstreamOwner {
     this.state = ST_CONNECT;
     this.deadline = 0;
     this.nextEp = next;
-    const delay = backoffDelay(this.rs.attempt, r.backoff.base, r.backoff.max, Math.random);
+    const delay = this.rs.backoffMs(pool);
     if (delay < 1) this.nextAttempt();
     else this.retryTimer = setTimeout(this.onRetryTimer, delay);
     return true;

@@ -59,13 +59,18 @@ export class RequestViewImpl implements RequestView, KeySource {
   }
 
   header(lowerName: string, nth = 0): string | undefined {
-    const h = this.head as RequestHead;
-    const names = h.names;
+    const i = this.fieldIndex(lowerName, nth);
+    return i < 0 ? undefined : (this.head as RequestHead).values[i];
+  }
+
+  /** Index of the `nth` field named `lowerName` (case-insensitive), or −1. */
+  private fieldIndex(lowerName: string, nth: number): number {
+    const names = (this.head as RequestHead).names;
     for (let i = 0; i < names.length; i++) {
       const n = names[i];
-      if (n.length === lowerName.length && n.toLowerCase() === lowerName && nth-- === 0) return h.values[i];
+      if (n.length === lowerName.length && n.toLowerCase() === lowerName && nth-- === 0) return i;
     }
-    return undefined;
+    return -1;
   }
 
   // Hash keys as bytes (balancing/keys.ts KeySpan): the same bytes as the strings above, located in
@@ -73,17 +78,10 @@ export class RequestViewImpl implements RequestView, KeySource {
 
   headerSpan(lowerName: string, out: KeySpan): boolean {
     const h = this.head as RequestHead;
-    const names = h.names;
+    const i = this.fieldIndex(lowerName, 0);
     out.keyBytes = h.raw;
-    for (let i = 0; i < names.length; i++) {
-      const n = names[i];
-      if (n.length === lowerName.length && n.toLowerCase() === lowerName) {
-        out.keyStart = h.valueAt[i];
-        out.keyEnd = h.valueAt[i] + h.values[i].length;
-        return true;
-      }
-    }
-    out.keyStart = out.keyEnd = 0;
+    out.keyStart = i < 0 ? 0 : h.valueAt[i];
+    out.keyEnd = i < 0 ? 0 : h.valueAt[i] + h.values[i].length;
     return true;
   }
 

@@ -14,7 +14,6 @@ import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Ser
 import type { Endpoint, PoolRuntime } from '../../runtime/pool.ts';
 import type { CompiledRoute } from '../router/types.ts';
 import { ERROR_CODES, type ErrorCode } from '../../core/errors.ts';
-import { backoffDelay } from '../../health/retry-budget.ts';
 import { errorBody, errorHeaders, H2RequestView, requestFields, upstreamHeaders } from './headers.ts';
 import type { Exchange } from '../middlewares/exchange.ts';
 import { requestPhase } from '../middlewares/phases.ts';
@@ -411,8 +410,7 @@ export class H2Exchange implements AttemptOwner {
     if (up !== null) up.cancel();
     this.status = 0;
     this.headerAt = 0;
-    const r = pool.config.retries;
-    const delay = backoffDelay(this.rs.attempt, r.backoff.base, r.backoff.max, Math.random);
+    const delay = this.rs.backoffMs(pool);
     this.clearTimer();
     if (delay < 1) this.startAttempt(next);
     else this.timer = setTimeout(() => {
